@@ -1,0 +1,1 @@
+"""End-to-end test infrastructure: real dockerd, registry, nginx, TLS certs for rendered deployments."""

@@ -1,0 +1,313 @@
+"""A real Docker engine for the e2e tests, started once per machine and reused across sessions.
+
+Why it looks like this (Debian 12 test machines, see shared notes):
+
+* No engine runs by default. If one is reachable (``$DOCKER_HOST``, or /var/run/docker.sock
+  answering) it is used as is. Otherwise Debian's ``docker.io`` (dockerd 20.10) is installed and
+  started in the background with its data root under ``CACHE_DIR`` and its socket/pid/exec root
+  under ``RUN_DIR``. It is deliberately **left running** when the session ends, and its data root
+  is kept, so images (the debootstrapped base image, build cache) survive to the next session on
+  this machine. A stale pid file or socket from a killed daemon is cleaned up before starting.
+* The ``docker`` first on the default PATH (/usr/local/bin, 28.x) lacks the buildx plugin and
+  silently falls back to the legacy builder, which has no ``RUN --mount=type=secret``. Debian's
+  /usr/bin/docker (20.10) with ``DOCKER_BUILDKIT=1`` uses the daemon's built-in BuildKit. We do
+  not put all of /usr/bin before /usr/local/bin (that would swap other tools too); instead
+  ``env()`` prepends a private shim directory whose ``docker`` and ``docker-compose`` are links to
+  Debian's binaries, so ``docker`` on that PATH *is* /usr/bin/docker.
+* ``docker-compose`` 1.29 (Debian package) runs compose files; with ``COMPOSE_DOCKER_CLI_BUILD=1``
+  its builds go through the same BuildKit-capable CLI.
+* dockerd gets ``--mtu`` equal to the host's default-route interface MTU when that is below 1500
+  (1400 here), so TLS to the package index from bridge-networked builds doesn't stall on PMTU.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from plumbum import local
+from plumbum.commands.base import BoundEnvCommand
+
+from .cache import CACHE_DIR, RUN_DIR, file_lock
+from .debian import ensure_packages
+
+DOCKER_PACKAGES = ("docker.io", "docker-compose")
+DEBIAN_DOCKER = Path("/usr/bin/docker")  # 20.10 client: talks to the daemon's BuildKit
+DEBIAN_COMPOSE = Path("/usr/bin/docker-compose")  # compose v1 (1.29)
+SYSTEM_SOCKET = Path("/var/run/docker.sock")
+
+DATA_ROOT = CACHE_DIR / "docker"
+SOCKET = RUN_DIR / "docker.sock"
+PIDFILE = RUN_DIR / "dockerd.pid"
+EXEC_ROOT = RUN_DIR / "exec"
+SHIM_BIN = RUN_DIR / "bin"
+LOG_FILE = CACHE_DIR / "dockerd.log"
+
+START_TIMEOUT = 90.0
+
+
+class DockerEngineError(RuntimeError):
+    """No usable Docker engine could be found or started."""
+
+
+@dataclass
+class DockerEngine:
+    """A reachable Docker engine plus the client binaries and env to drive it."""
+
+    docker_host: str  # e.g. unix:///run/mcp-docker-template/docker.sock
+    started_here: bool  # True if this process launched dockerd (it stays running anyway)
+    docker_path: Path = DEBIAN_DOCKER
+    compose_path: Path = DEBIAN_COMPOSE
+    shim_bin: Path = SHIM_BIN
+    log_file: Path | None = None  # dockerd log when we manage the daemon
+    start_seconds: float | None = None  # how long dockerd took to answer, if we started it
+    _extra_env: dict[str, str] = field(default_factory=dict)
+
+    def env(self) -> dict[str, str]:
+        """Variables to add to a subprocess environment so docker/compose use this engine.
+
+        DOCKER_HOST, DOCKER_BUILDKIT=1, COMPOSE_DOCKER_CLI_BUILD=1, BUILDKIT_PROGRESS=plain and a
+        PATH whose first entry holds ``docker`` -> /usr/bin/docker (20.10, BuildKit) and
+        ``docker-compose`` -> /usr/bin/docker-compose, ahead of /usr/local/bin/docker (28.x).
+        """
+        path = os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        return {
+            "DOCKER_HOST": self.docker_host,
+            "DOCKER_BUILDKIT": "1",
+            "COMPOSE_DOCKER_CLI_BUILD": "1",
+            "BUILDKIT_PROGRESS": "plain",
+            "PATH": f"{self.shim_bin}{os.pathsep}{path}",
+            **self._extra_env,
+        }
+
+    def full_env(self) -> dict[str, str]:
+        """``os.environ`` merged with ``env()``, for ``subprocess.run(env=...)``."""
+        return {**os.environ, **self.env()}
+
+    @property
+    def docker(self) -> BoundEnvCommand:
+        """plumbum command for Debian's docker client, bound to this engine's env."""
+        return local[str(self.docker_path)].with_env(**self.env())
+
+    @property
+    def compose(self) -> BoundEnvCommand:
+        """plumbum command for docker-compose v1, bound to this engine's env."""
+        return local[str(self.compose_path)].with_env(**self.env())
+
+    def server_version(self) -> str:
+        return self.docker("version", "--format", "{{.Server.Version}}").strip()
+
+    def image_exists(self, ref: str) -> bool:
+        rc, _, _ = self.docker.run(["image", "inspect", ref], retcode=None)
+        return rc == 0
+
+
+def _socket_path(docker_host: str) -> Path | None:
+    return Path(docker_host[len("unix://") :]) if docker_host.startswith("unix://") else None
+
+
+def _ping_unix(sock: Path, timeout: float = 3.0) -> bool:
+    """GET /_ping over the unix socket: cheap liveness check without spawning a client."""
+    if not sock.exists():
+        return False
+
+    class _Conn(http.client.HTTPConnection):
+        def connect(self):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout)
+            s.connect(str(sock))
+            self.sock = s
+
+    conn = _Conn("localhost", timeout=timeout)
+    try:
+        conn.request("GET", "/_ping")
+        return conn.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        conn.close()
+
+
+def _answers(docker_host: str) -> bool:
+    """True when ``docker version`` (server part) succeeds against ``docker_host``."""
+    sock = _socket_path(docker_host)
+    if sock is not None and not _ping_unix(sock):
+        return False
+    rc, _, _ = local[str(DEBIAN_DOCKER)].with_env(DOCKER_HOST=docker_host).run(
+        ["version", "--format", "{{.Server.Version}}"], retcode=None, timeout=30
+    )
+    return rc == 0
+
+
+def _make_shims() -> None:
+    SHIM_BIN.mkdir(parents=True, exist_ok=True)
+    for name, target in (("docker", DEBIAN_DOCKER), ("docker-compose", DEBIAN_COMPOSE)):
+        link = SHIM_BIN / name
+        if link.is_symlink() and os.readlink(link) == str(target):
+            continue
+        link.unlink(missing_ok=True)
+        link.symlink_to(target)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_dockerd(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return bool(cmdline) and cmdline[0].endswith(b"dockerd") and str(SOCKET).encode() in b" ".join(cmdline)
+
+
+def _read_pid() -> int | None:
+    try:
+        return int(PIDFILE.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def _wait_answering(timeout: float, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _ping_unix(SOCKET, timeout=2):
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def _terminate(pid: int, timeout: float = 20.0) -> None:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _pid_alive(pid):
+        time.sleep(0.2)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _clear_stale_state() -> None:
+    """Remove a dead daemon's pid file and socket; stop a live one that no longer answers."""
+    pid = _read_pid()
+    if pid is not None and _pid_alive(pid) and _is_our_dockerd(pid):
+        # Alive: maybe still starting (another session just launched it). Give it time.
+        if _wait_answering(START_TIMEOUT):
+            return
+        _terminate(pid)
+    PIDFILE.unlink(missing_ok=True)
+    if SOCKET.exists() or SOCKET.is_symlink():
+        SOCKET.unlink()
+
+
+def _host_mtu() -> int | None:
+    """MTU of the default-route interface, if readable."""
+    try:
+        for line in Path("/proc/net/route").read_text().splitlines()[1:]:
+            parts = line.split()
+            if len(parts) > 2 and parts[1] == "00000000":
+                return int(Path(f"/sys/class/net/{parts[0]}/mtu").read_text())
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _dockerd_args() -> list[str]:
+    args = [
+        "--storage-driver=overlay2",
+        f"--data-root={DATA_ROOT}",
+        f"--host=unix://{SOCKET}",
+        f"--pidfile={PIDFILE}",
+        f"--exec-root={EXEC_ROOT}",
+    ]
+    mtu = _host_mtu()
+    if mtu and mtu < 1500:
+        args.append(f"--mtu={mtu}")
+    return args
+
+
+def _start_dockerd() -> float:
+    """Launch dockerd detached (own session, survives pytest) and wait for it; returns seconds."""
+    for d in (DATA_ROOT, RUN_DIR, EXEC_ROOT, LOG_FILE.parent):
+        d.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": os.environ.get("HOME", "/root"),
+    }
+    t0 = time.monotonic()
+    with open(LOG_FILE, "ab") as log:
+        log.write(f"\n==== dockerd start {time.ctime()} ====\n".encode())
+        log.flush()
+        proc = subprocess.Popen(
+            ["/usr/sbin/dockerd", *_dockerd_args()],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # not killed with the test session: reused on purpose
+            close_fds=True,
+        )
+    if not _wait_answering(START_TIMEOUT, proc):
+        tail = LOG_FILE.read_text(errors="replace")[-4000:]
+        if proc.poll() is None:
+            _terminate(proc.pid)
+        raise DockerEngineError(f"dockerd did not answer on {SOCKET} (rc={proc.poll()}):\n{tail}")
+    return time.monotonic() - t0
+
+
+def ensure_docker_engine() -> DockerEngine:
+    """Find or start a Docker engine and return how to reach it (see module docstring)."""
+    ensure_packages(*DOCKER_PACKAGES)
+    _make_shims()
+
+    external = os.environ.get("DOCKER_HOST")
+    if external:
+        if not _answers(external):
+            raise DockerEngineError(f"DOCKER_HOST={external} is set but no engine answers there")
+        return DockerEngine(docker_host=external, started_here=False)
+
+    system_host = f"unix://{SYSTEM_SOCKET}"
+    if SYSTEM_SOCKET.exists() and _answers(system_host):
+        return DockerEngine(docker_host=system_host, started_here=False)
+
+    ours = f"unix://{SOCKET}"
+    with file_lock("dockerd"):
+        if _answers(ours):
+            return DockerEngine(docker_host=ours, started_here=False, log_file=LOG_FILE)
+        _clear_stale_state()
+        if _answers(ours):  # a concurrent start finished while we waited
+            return DockerEngine(docker_host=ours, started_here=False, log_file=LOG_FILE)
+        seconds = _start_dockerd()
+    if not _answers(ours):
+        raise DockerEngineError(f"dockerd pings on {SOCKET} but `docker version` fails")
+    return DockerEngine(docker_host=ours, started_here=True, log_file=LOG_FILE, start_seconds=seconds)
+
+
+def stop_managed_dockerd() -> None:
+    """Stop the machine-wide dockerd this module manages (never called by the fixtures).
+
+    For a manual reset: ``python -c 'from tests.e2e.docker_engine import stop_managed_dockerd as s; s()'``.
+    Images in DATA_ROOT are kept.
+    """
+    with file_lock("dockerd"):
+        pid = _read_pid()
+        if pid is not None and _is_our_dockerd(pid):
+            _terminate(pid, timeout=60)
+        PIDFILE.unlink(missing_ok=True)
+        SOCKET.unlink(missing_ok=True)
