@@ -48,10 +48,10 @@ class AnswerFilters(Extension):
 
 
 class DeploymentContext(ContextHook):
-    # The questions a derivation needs; until all are answered (while Copier is still
-    # asking) the context is left alone.
-    _needed = ("image", "transport", "entry_point", "sdk", "use_nginx", "private_deps")
-
     def hook(self, context: dict[str, Any]) -> None:
-        if all(key in context for key in self._needed):
-            context.update(answers.derive(context))
+        try:
+            derived = answers.derive(context)
+        except KeyError:
+            # Copier is still asking: a question the derivation needs has no answer yet.
+            return
+        context.update(derived)

@@ -1,0 +1,82 @@
+"""The rendered files' own ecosystems' checks, each run for real on a rendered project."""
+
+from __future__ import annotations
+
+import json
+import os
+import py_compile
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+
+import check_jsonschema
+import jsonschema
+import yaml
+from plumbum import local
+
+COMPOSE_SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/compose-spec.json"
+# Default ruff rules plus import order, pyupgrade and bugbear: what a user's own ruff is likely to run.
+RUFF_RULES = "E4,E7,E9,F,I,UP,B"
+
+
+def _tool(name: str):
+    # The test environment's own bin folder first (hadolint, shellcheck, ruff come from PyPI), then the system's.
+    search = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", ""), "/usr/sbin:/usr/bin"])
+    path = shutil.which(name, path=search)
+    if path is None:
+        raise RuntimeError(f"{name} is not installed: run the tests through nox (`nox -s tests`)")
+    return local[path]
+
+
+def hadolint(dockerfile: Path) -> None:
+    _tool("hadolint")("--no-color", str(dockerfile))
+
+
+def shellcheck(script: Path) -> None:
+    _tool("shellcheck")("--shell=sh", "--severity=style", str(script))
+
+
+def ruff(project: Path) -> None:
+    _tool("ruff")("check", "--isolated", "--no-cache", f"--select={RUFF_RULES}", "--target-version=py310", str(project))
+
+
+def compile_python(project: Path) -> list[Path]:
+    files = sorted(project.rglob("*.py"))
+    for path in files:
+        py_compile.compile(str(path), doraise=True, cfile=str(path) + ".lintc")
+        Path(str(path) + ".lintc").unlink()
+    return files
+
+
+@cache
+def _compose_validator():
+    schema = json.loads(COMPOSE_SCHEMA.read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+def compose_schema(compose_file: Path) -> None:
+    """Validates against the Compose specification's own JSON schema."""
+    _compose_validator().validate(yaml.safe_load(compose_file.read_text()))
+
+
+def parse_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def nginx_test(server_block: Path, workdir: Path) -> str:
+    """`nginx -t` on the server block, included in the http context as conf.d would."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "logs").mkdir(exist_ok=True)
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        f"pid {workdir}/nginx.pid;\n"
+        f"error_log {workdir}/logs/error.log;\n"
+        "events {}\n"
+        "http {\n"
+        f"    include /etc/nginx/mime.types;\n"
+        f"    include {server_block};\n"
+        "}\n"
+    )
+    _, out, err = _tool("nginx")["-t", "-p", str(workdir), "-e", str(workdir / "logs/error.log"), "-c", str(conf)].run()
+    return out + err

@@ -1,0 +1,59 @@
+"""The mcp SDK's own client, as the tests use it: connect, list the tools, call one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import httpx
+from mcp import ClientSession
+from mcp.client.sse import sse_client
+from mcp.client.streamable_http import streamable_http_client
+
+
+@asynccontextmanager
+async def mcp_session(
+    url: str, transport: str, *, headers: dict[str, str] | None = None, verify: Any = True
+) -> AsyncIterator[ClientSession]:
+    """An initialized client session over the given transport."""
+    timeout = httpx.Timeout(30, read=300)
+    if transport == "streamable-http":
+        async with (
+            httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout) as http,
+            streamable_http_client(url, http_client=http) as (read_stream, write_stream, _),
+            ClientSession(read_stream, write_stream) as session,
+        ):
+            await session.initialize()
+            yield session
+    elif transport == "sse":
+
+        def client_factory(headers=None, timeout=None, auth=None) -> httpx.AsyncClient:
+            return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=verify)
+
+        async with (
+            sse_client(url, headers=headers, httpx_client_factory=client_factory) as (read_stream, write_stream),
+            ClientSession(read_stream, write_stream) as session,
+        ):
+            await session.initialize()
+            yield session
+    else:
+        raise ValueError(f"not an HTTP transport: {transport}")
+
+
+def result_text(result) -> str:
+    return "".join(getattr(item, "text", "") for item in result.content)
+
+
+async def _call_once(url, transport, tool, arguments, **kwargs) -> tuple[list[str], str]:
+    async with mcp_session(url, transport, **kwargs) as session:
+        tools = await session.list_tools()
+        result = await session.call_tool(tool, arguments)
+        assert not result.isError, result_text(result)
+        return sorted(t.name for t in tools.tools), result_text(result)
+
+
+def list_and_call(url: str, transport: str, tool: str = "add", arguments: dict | None = None, **kwargs):
+    """initialize, tools/list, tools/call: returns (tool names, text of the result)."""
+    return anyio.run(lambda: _call_once(url, transport, tool, arguments or {"a": 2, "b": 3}, **kwargs))
