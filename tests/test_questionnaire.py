@@ -1,0 +1,117 @@
+"""The questionnaire refuses answers that cannot work, with a message naming the question."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import render, render_error
+from extensions import answers
+
+# (question, bad answer, words the message must contain)
+BAD_ANSWERS = [
+    ("entry_point", "/srv/app/server.py", "entry_point: '/srv/app/server.py' is absolute"),
+    ("entry_point", "../server.py", "leaves the project"),
+    ("entry_point", "server.txt", "is not a .py file"),
+    ("entry_point", "src/my server.py", "spaces"),
+    ("entry_point", "my-server.py", "not an importable module name"),
+    ("entry_point", "mcp.py", "would shadow the 'mcp' module"),
+    ("entry_point", "tests/server.py", ".dockerignore"),
+    ("server_object", "my-server", "server_object: 'my-server' is not a Python variable name"),
+    ("server_object", "class", "not a Python variable name"),
+    ("extra_paths", "tools/", "extra_paths: expected a YAML list"),
+    ("extra_paths", ["/etc/passwd"], "is absolute"),
+    ("extra_paths", ["../shared"], "leaves the project"),
+    ("extra_paths", ["tools/*.py"], "wildcards"),
+    ("extra_paths", ["."], "would copy the whole project"),
+    ("extra_paths", ["tests/"], "kept out of the image by .dockerignore"),
+    ("extra_paths", ["tools", "tools/"], "listed twice"),
+    ("extra_paths", ["server.py"], "is the entry point"),
+    ("image", "ghcr.io/Acme/App", "image: 'ghcr.io/Acme/App' has uppercase letters"),
+    ("image", "ghcr.io/acme/app:1.0", "has a tag"),
+    ("image", "ghcr.io/acme/app@sha256:abc", "has a digest"),
+    ("image", "ghcr.io/acme/-app", "not a valid path component"),
+    ("image", "ghcr.io", "image: 'ghcr.io' names only a registry"),
+    ("env_vars", "API_KEY", "env_vars: expected a YAML list"),
+    ("env_vars", ["1API"], "env_vars: '1API' is not a valid variable name"),
+    ("env_vars", ["API-KEY"], "is not a valid variable name"),
+    ("env_vars", ["MCP_PORT"], "env_vars: MCP_PORT is set by the template itself"),
+    ("env_vars", ["CR_PAT"], "set by the template itself"),
+    ("env_vars", ["A", "A=1"], "env_vars: A is listed twice"),
+    ("env_vars", ["GREETING=hello world"], "may not contain spaces"),
+    ("env_vars", [{"name": "A", "description": "two\nlines"}], "must be one line"),
+    ("port", 0, "port: 0 is not a port; expected a whole number from 1 to 65535"),
+    ("port", 70000, "port: 70000 is not a port"),
+    ("public_host", "https://mcp.example.com", "public_host: 'https://mcp.example.com' is not a bare host name"),
+    ("public_host", "mcp.example.com:8443", "not a bare host name"),
+    ("public_host", "MCP_host.example", "not a valid lowercase host name"),
+    ("url_prefix", "/", "url_prefix: expected a path"),
+    ("url_prefix", "my mcp", "url_prefix: 'my mcp' has characters"),
+    ("url_prefix", ".well-known", "reserved"),
+    ("https_port", 70000, "https_port: 70000 is not a port"),
+    ("http_port", 443, "http_port: must differ from https_port"),
+    ("ssl_certificate", "certs/fullchain.pem", "ssl_certificate: 'certs/fullchain.pem' is not an absolute path"),
+    ("ssl_certificate_key", "/etc/ssl/key.pem; include /etc/passwd", "contains spaces, quotes or ';'"),
+    ("tokens_file", "tokens.map", "tokens_file: 'tokens.map' is not an absolute path"),
+    ("private_deps_host", "https://github.com", "private_deps_host: 'https://github.com' is not a bare host name"),
+    ("platform", "amd64", "platform: 'amd64' is not a platform"),
+]
+
+NEEDS = {
+    "public_host": {"use_nginx": True},
+    "url_prefix": {"use_nginx": True},
+    "https_port": {"use_nginx": True},
+    "http_port": {"use_nginx": True},
+    "ssl_certificate": {"use_nginx": True},
+    "ssl_certificate_key": {"use_nginx": True},
+    "tokens_file": {"use_nginx": True},
+    "private_deps_host": {"private_deps": True},
+}
+
+
+@pytest.mark.parametrize(("question", "bad", "message"), BAD_ANSWERS, ids=[f"{q}={b!r}" for q, b, _ in BAD_ANSWERS])
+def test_bad_answer_is_refused_with_its_message(copie, question, bad, message):
+    error = render_error(copie, **NEEDS.get(question, {}), **{question: bad})
+    assert f"question '{question}'" in error
+    assert message in error
+
+
+def test_refused_answer_writes_nothing(copie, tmp_path):
+    result = copie.copy(extra_answers={"port": 0})
+    assert result.exit_code != 0
+    written = [p for p in (copie.test_dir / "copie000").rglob("*")]
+    assert written == []
+
+
+GOOD_ANSWERS = [
+    ("entry_point", "src/my_server.py"),
+    ("extra_paths", ["tools/", "./models", "formatting.py"]),
+    ("image", "localhost:5000/acme/app"),
+    ("image", "acme/app"),
+    ("image", "registry.gitlab.com/acme/group/sub_project"),
+    ("env_vars", ["API_KEY", "LOG_LEVEL=info", "EMPTY=", {"name": "URL", "default": "https://x.example/a?b=c"}]),
+    ("url_prefix", "/tools/my-mcp/"),
+    ("port", 65535),
+]
+
+
+@pytest.mark.parametrize(("question", "good"), GOOD_ANSWERS, ids=[f"{q}={g!r}" for q, g in GOOD_ANSWERS])
+def test_good_answer_is_accepted(copie, question, good):
+    render(copie, **NEEDS.get(question, {}), **{question: good})
+
+
+def test_defaults_follow_the_answers(copie):
+    lowlevel = render(copie, sdk="mcp1-lowlevel", image="ghcr.io/acme/Weather-MCP".lower())
+    recorded = (lowlevel / ".copier-answers.mcp-docker.yml").read_text()
+    assert "server_object: app" in recorded
+    assert "url_prefix: weather-mcp" in recorded
+    assert "tokens_file: /etc/nginx/mcp-tokens/weather-mcp.map" in recorded
+    assert "/etc/letsencrypt/live/mcp.example.com/fullchain.pem" in recorded
+
+
+@pytest.mark.parametrize(
+    ("service", "token_var"), [("weather-mcp", "WEATHER_MCP_TOKEN"), ("weather", "WEATHER_MCP_TOKEN"), ("a.b__c", "A_B_C_MCP_TOKEN")]
+)
+def test_token_variable_name(service, token_var):
+    derived = answers.derive(
+        {"image": f"ghcr.io/acme/{service}", "transport": "sse", "entry_point": "s.py", "sdk": "mcp1-fastmcp", "port": 8000}
+    )
+    assert derived["token_env_var"] == token_var
