@@ -1,11 +1,11 @@
 """Sessions for developing the template: `nox` runs lint, the fast tests and the end-to-end tests.
 
-    nox -s tests        render every combination of answers and check the files (no Docker needed)
-    nox -s e2e          build, run and call every rendered deployment on a real Docker engine,
-                        registry and nginx (root on Debian: installs and starts what is missing)
-    nox -s lint         the template's own Python and shell
-    nox -s benchmarks   render and image timings and memory, written to benchmarks/results.md
-    nox -s render -- DIR   render a project with the default answers into DIR
+nox -s tests        render every combination of answers and check the files (no Docker needed)
+nox -s e2e          build, run and call every rendered deployment on a real Docker engine,
+                    registry and nginx (root on Debian: installs and starts what is missing)
+nox -s lint         the template's own Python and shell
+nox -s benchmarks   render and image timings and memory, written to benchmarks/results.md
+nox -s render -- DIR   render a project with the default answers into DIR
 """
 
 from __future__ import annotations

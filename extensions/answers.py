@@ -64,7 +64,9 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_DEFAULT_FORBIDDEN = re.compile(r"[\s\"'$`{}#\\]")
 _PATH_FORBIDDEN = re.compile(r"[\s*?\[\]\\\"'$;{}]")
 _IMAGE_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_REGISTRY_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$")
+_REGISTRY_HOST = re.compile(
+    r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$"
+)
 _HOSTNAME_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
@@ -160,7 +162,10 @@ def env_vars_error(value: Any) -> str:
         var = parse_env_var(item)
         name = var["name"]
         if not _ENV_NAME.match(name or ""):
-            return f"env_vars: {name!r} is not a valid variable name; expected letters, digits and '_', not starting with a digit"
+            return (
+                f"env_vars: {name!r} is not a valid variable name; "
+                "expected letters, digits and '_', not starting with a digit"
+            )
         if name.upper() in TEMPLATE_ENV_VARS:
             return f"env_vars: {name} is set by the template itself; choose another name"
         if name in seen:

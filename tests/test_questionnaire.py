@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import render, render_error
+
 from extensions import answers
 
 # (question, bad answer, words the message must contain)
@@ -108,10 +109,17 @@ def test_defaults_follow_the_answers(copie):
 
 
 @pytest.mark.parametrize(
-    ("service", "token_var"), [("weather-mcp", "WEATHER_MCP_TOKEN"), ("weather", "WEATHER_MCP_TOKEN"), ("a.b__c", "A_B_C_MCP_TOKEN")]
+    ("service", "token_var"),
+    [("weather-mcp", "WEATHER_MCP_TOKEN"), ("weather", "WEATHER_MCP_TOKEN"), ("a.b__c", "A_B_C_MCP_TOKEN")],
 )
 def test_token_variable_name(service, token_var):
     derived = answers.derive(
-        {"image": f"ghcr.io/acme/{service}", "transport": "sse", "entry_point": "s.py", "sdk": "mcp1-fastmcp", "port": 8000}
+        {
+            "image": f"ghcr.io/acme/{service}",
+            "transport": "sse",
+            "entry_point": "s.py",
+            "sdk": "mcp1-fastmcp",
+            "port": 8000,
+        }
     )
     assert derived["token_env_var"] == token_var

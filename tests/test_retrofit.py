@@ -6,6 +6,7 @@ from pathlib import Path
 
 import copier
 import pytest
+
 from extensions.gitignore import add_lines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,12 +22,19 @@ USER_FILES = {
 
 def _apply(project: Path, **answers) -> None:
     copier.run_copy(
-        str(REPO_ROOT), str(project), data={"entry_point": "weather.py", "server_object": "server", **answers},
-        defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True,
+        str(REPO_ROOT),
+        str(project),
+        data={"entry_point": "weather.py", "server_object": "server", **answers},
+        defaults=True,
+        unsafe=True,
+        vcs_ref="HEAD",
+        quiet=True,
     )
 
 
-@pytest.mark.parametrize("gitignore", ["__pycache__/\n.venv\n", "__pycache__/\n.venv", ""], ids=["newline", "no-newline", "absent"])
+@pytest.mark.parametrize(
+    "gitignore", ["__pycache__/\n.venv\n", "__pycache__/\n.venv", ""], ids=["newline", "no-newline", "absent"]
+)
 def test_existing_files_are_kept(tmp_path, gitignore):
     for name, text in USER_FILES.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

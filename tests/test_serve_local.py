@@ -92,7 +92,11 @@ def test_host_check_follows_the_allow_list(projects, sdk, transport):
 def test_unknown_transport_exits_with_the_valid_ones(projects):
     project = projects["mcp1-fastmcp", "streamable-http"]
     result = subprocess.run(
-        [sys.executable, "mcp_serve.py"], cwd=project, env={"MCP_TRANSPORT": "websocket"}, capture_output=True, text=True
+        [sys.executable, "mcp_serve.py"],
+        cwd=project,
+        env={"MCP_TRANSPORT": "websocket"},
+        capture_output=True,
+        text=True,
     )
     assert result.returncode != 0
     assert "Unknown MCP_TRANSPORT 'websocket': expected one of streamable-http, sse, stdio" in result.stderr
