@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -57,3 +58,29 @@ async def _call_once(url, transport, tool, arguments, **kwargs) -> tuple[list[st
 def list_and_call(url: str, transport: str, tool: str = "add", arguments: dict | None = None, **kwargs):
     """initialize, tools/list, tools/call: returns (tool names, text of the result)."""
     return anyio.run(lambda: _call_once(url, transport, tool, arguments or {"a": 2, "b": 3}, **kwargs))
+
+
+async def _progress_timing(url, transport, steps, wait_seconds, **kwargs) -> dict:
+    async with mcp_session(url, transport, **kwargs) as session:
+        progress: list[float] = []
+
+        async def on_progress(done, total, message):
+            progress.append(time.monotonic())
+
+        started = time.monotonic()
+        result = await session.call_tool(
+            "slow_progress", {"steps": steps, "wait_seconds": wait_seconds}, progress_callback=on_progress
+        )
+        finished = time.monotonic()
+        assert not result.isError, result_text(result)
+        return {
+            "notifications": len(progress),
+            "first_progress_after": progress[0] - started if progress else None,
+            "result_after": finished - started,
+            "text": result_text(result),
+        }
+
+
+def progress_timing(url: str, transport: str, steps: int = 3, wait_seconds: float = 3.0, **kwargs) -> dict:
+    """Calls slow_progress: when the first progress notification and when the result arrived."""
+    return anyio.run(lambda: _progress_timing(url, transport, steps, wait_seconds, **kwargs))

@@ -13,9 +13,10 @@ import anyio
 import httpx
 import pytest
 from conftest import render
+from fixture_repos import ANSWERS, apply_template, checkout_fixture
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp_probe import list_and_call
+from mcp_probe import list_and_call, progress_timing
 from pytest_copie.plugin import Copie
 from served_project import serving
 
@@ -116,3 +117,18 @@ def test_stdio_transport_serves_the_same_object(projects, sdk):
 
     result = anyio.run(call)
     assert result.content[0].text == "42"
+
+
+@pytest.mark.parametrize("fixture", ["fastmcp_repo", "lowlevel_repo"])
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+def test_existing_server_streams_progress_before_its_result(tmp_path, fixture, transport):
+    repo = checkout_fixture(fixture, tmp_path / fixture)
+    apply_template(repo, **ANSWERS[fixture], transport=transport, use_nginx=False)
+    with serving(repo, WEATHER_API_KEY="k-123") as base:
+        url = base + ENDPOINT[transport]
+        tools, text = list_and_call(url, transport, "get_forecast", {"city": "Oslo"})
+        assert {"add", "get_forecast", "get_setting", "slow_progress"} <= set(tools)
+        assert text == "Sunny in Oslo"
+        timing = progress_timing(url, transport, steps=3, wait_seconds=2.0)
+    assert timing["notifications"] == 3 and timing["text"] == "done after 3 steps"
+    assert timing["first_progress_after"] < timing["result_after"] - 1.5
