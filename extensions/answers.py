@@ -7,6 +7,7 @@ question and says what is expected (Copier shows it and asks again).
 
 from __future__ import annotations
 
+import hashlib
 import keyword
 import re
 from pathlib import PurePosixPath
@@ -201,13 +202,17 @@ def image_error(value: Any) -> str:
     return ""
 
 
-def hostname_error(value: Any, question: str) -> str:
-    what = "a host name such as mcp.example.com (no scheme, no path, no port)"
+def hostname_error(value: Any, question: str, allow_port: bool = False) -> str:
+    port_words = "with an optional :port" if allow_port else "no port"
+    what = f"a host name such as mcp.example.com (no scheme, no path, {port_words})"
     if not isinstance(value, str) or not value:
         return f"{question}: expected {what}"
-    if "://" in value or "/" in value or ":" in value:
+    host, _, port = value.partition(":") if allow_port else (value, "", "")
+    if "://" in value or "/" in value or ":" in host or (port and not port.isdigit()):
         return f"{question}: {value!r} is not a bare host name; expected {what}"
-    if len(value) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in value.split(".")):
+    if port and port_error(int(port), question):
+        return port_error(int(port), question)
+    if len(host) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in host.split(".")):
         return f"{question}: {value!r} is not a valid lowercase host name; expected {what}"
     return ""
 
@@ -270,6 +275,17 @@ def default_image_name(destination: Any) -> str:
     return name or "mcp-server"
 
 
+def nginx_identifier(identifier: str) -> str:
+    """A short name for nginx variables, upstreams and zones.
+
+    nginx refuses variable names that overflow variables_hash_bucket_size (64 by default), so a
+    long name is cut and made unique again with a hash of the whole.
+    """
+    if len(identifier) <= 24:
+        return identifier
+    return f"{identifier[:17]}_{hashlib.sha256(identifier.encode()).hexdigest()[:6]}"
+
+
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
     """Everything the files need beyond the answers themselves, computed in one place."""
     image = answers["image"]
@@ -282,6 +298,7 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
         "service_name": service,
         "container_name": service,
         "service_identifier": identifier,
+        "nginx_id": nginx_identifier(identifier),
         "registry_host": registry_host(image),
         "sdk_label": SDKS[answers["sdk"]]["label"],
         "mcp_requirement": SDKS[answers["sdk"]]["requirement"],

@@ -53,6 +53,7 @@ BAD_ANSWERS = [
     ("ssl_certificate_key", "/etc/ssl/key.pem; include /etc/passwd", "contains spaces, quotes or ';'"),
     ("tokens_file", "tokens.map", "tokens_file: 'tokens.map' is not an absolute path"),
     ("private_deps_host", "https://github.com", "private_deps_host: 'https://github.com' is not a bare host name"),
+    ("private_deps_host", "git.example.com:99999", "private_deps_host: 99999 is not a port"),
     ("platform", "amd64", "platform: 'amd64' is not a platform"),
 ]
 
@@ -91,6 +92,7 @@ GOOD_ANSWERS = [
     ("env_vars", ["API_KEY", "LOG_LEVEL=info", "EMPTY=", {"name": "URL", "default": "https://x.example/a?b=c"}]),
     ("url_prefix", "/tools/my-mcp/"),
     ("port", 65535),
+    ("private_deps_host", "git.example.com:8443"),
 ]
 
 

@@ -84,3 +84,10 @@ def check_consistency(project, answers):
         assert service["ports"] == ["8000:8000"]
         assert claude["url"] == f"http://localhost:8000{endpoint}"
         assert "headers" not in claude
+
+
+def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):
+    """nginx limits variable names (variables_hash_bucket_size); a long image name must not break the config."""
+    long_name = "a-very-long-model-context-protocol-server-name-for-the-weather-service"
+    project = render(copie, image=f"ghcr.io/acme/{long_name}", **nginx_assets)
+    assert "test is successful" in linters.nginx_test(project / f"nginx/{long_name}.conf", tmp_path / "nginx")

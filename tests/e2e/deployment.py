@@ -1,0 +1,174 @@
+"""A rendered deployment, driven the way its user would: build the image, `docker-compose up`, nginx.
+
+The rendered files are used as rendered. The one substitution: the Dockerfile's base image is
+pointed at the local stand-in for python:3.13-slim (`--build-arg PYTHON_IMAGE=...`), because no
+registry can be pulled from on these machines.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import yaml
+from fixture_repos import ANSWERS, apply_template, checkout_fixture, snapshot
+
+from .certs import TlsCerts
+from .docker_engine import DockerEngine
+from .nginx import Nginx
+from .ports import free_port
+
+TOKEN = "e2e-token-5f1c9a0b7d"
+ENDPOINTS = {"streamable-http": "/mcp", "sse": "/sse"}
+URL_PREFIX = "tools/weather"
+ENV_VALUES = {"WEATHER_API_KEY": "k-from-dotenv"}
+
+
+@dataclass
+class Combination:
+    fixture: str  # a repository under tests/fixtures
+    transport: str
+    nginx: bool
+
+    @property
+    def id(self) -> str:
+        return f"{self.fixture.removesuffix('_repo')}-{self.transport}-{'nginx' if self.nginx else 'direct'}"
+
+
+@dataclass
+class Deployment:
+    combination: Combination
+    repo: Path
+    answers: dict
+    engine: DockerEngine
+    user_files_before: dict[str, bytes]
+    nginx: Nginx | None = None
+    compose_project: str = ""
+    build_seconds: float = 0.0
+    healthy_after: float = 0.0
+
+    # --- what the answers made ---------------------------------------------------------
+
+    @property
+    def transport(self) -> str:
+        return self.combination.transport
+
+    @property
+    def service(self) -> str:
+        return self.answers["image"].rsplit("/", 1)[-1]
+
+    @property
+    def image(self) -> str:
+        return self.answers["image"] + ":latest"
+
+    @property
+    def direct_url(self) -> str:
+        return f"http://127.0.0.1:{self.answers['port']}{ENDPOINTS[self.transport]}"
+
+    @property
+    def proxied_base(self) -> str:
+        return f"https://localhost:{self.answers['https_port']}/{URL_PREFIX}"
+
+    @property
+    def proxied_url(self) -> str:
+        return self.proxied_base + ENDPOINTS[self.transport]
+
+    # --- doing what the user does --------------------------------------------------------
+
+    def build(self, build_flags: list[str]) -> float:
+        started = time.monotonic()
+        self.engine.docker("build", *build_flags, "--tag", self.image, str(self.repo))
+        return time.monotonic() - started
+
+    def compose_up(self) -> None:
+        """`cp example.env .env`, fill it in, `docker-compose up -d` with the rendered compose file."""
+        lines = []
+        for line in (self.repo / "example.env").read_text().splitlines():
+            name = line.split("=", 1)[0]
+            lines.append(f"{name}={ENV_VALUES[name]}" if name in ENV_VALUES else line)
+        (self.repo / ".env").write_text("\n".join(lines) + "\n")
+        self.compose_project = self.service
+        self.engine.compose(*self._compose_args(), "up", "-d")
+
+    def compose_down(self) -> None:
+        if self.compose_project:
+            self.engine.compose.run([*self._compose_args(), "down", "--volumes"], retcode=None)
+
+    def _compose_args(self) -> list[str]:
+        compose_file = self.repo / "docker-compose.yaml"
+        return ["-f", str(compose_file), "--project-directory", str(self.repo), "-p", self.compose_project]
+
+    def health(self, container: str | None = None) -> str:
+        out = self.engine.docker("inspect", "--format", "{{json .State.Health}}", container or self.service)
+        return (json.loads(out) or {}).get("Status", "none")
+
+    def wait_health(self, wanted: str, container: str | None = None, timeout: float = 90) -> float:
+        """Seconds until Docker's HEALTHCHECK reports `wanted`."""
+        started = time.monotonic()
+        while (status := self.health(container)) != wanted:
+            if time.monotonic() - started > timeout:
+                raise AssertionError(f"{container or self.service} is {status}, not {wanted}:\n{self.logs(container)}")
+            time.sleep(0.5)
+        return time.monotonic() - started
+
+    def logs(self, container: str | None = None) -> str:
+        _, out, err = self.engine.docker.run(["logs", container or self.service], retcode=None)
+        return out + err
+
+    def start_nginx(self, workdir: Path) -> None:
+        self.nginx = Nginx(workdir, self.repo / "nginx" / f"{self.service}.conf")
+        self.nginx.start(wait_ports=(self.answers["https_port"],))
+
+    def stop(self) -> None:
+        if self.nginx:
+            self.nginx.stop()
+        self.compose_down()
+        self.engine.docker.run(["image", "rm", "-f", self.image], retcode=None)
+
+    def wait_serving(self, timeout: float = 60) -> None:
+        """Until the server itself answers on the published port (docker-proxy accepts before it does)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{self.answers['port']}/healthz", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{self.service} does not answer:\n{self.logs()}")
+            time.sleep(0.2)
+
+    def compose_service(self) -> dict:
+        return yaml.safe_load((self.repo / "docker-compose.yaml").read_text())["services"][self.service]
+
+
+def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: TlsCerts) -> Deployment:
+    """The user's repository (committed in git), with the template applied for this combination."""
+    repo = checkout_fixture(combination.fixture, workdir / "repo")
+    before = snapshot(repo)
+    answers = {
+        **ANSWERS[combination.fixture],
+        "transport": combination.transport,
+        # Unique per run, so the container, compose project and image of parallel or crashed runs never meet.
+        "image": f"e2e/{combination.id}-{uuid.uuid4().hex[:6]}",
+        "port": free_port(),
+        "use_nginx": combination.nginx,
+    }
+    if combination.nginx:
+        tokens = workdir / "tokens.map"
+        tokens.write_text(f'"Bearer {TOKEN}" 1;\n')
+        answers |= {
+            "public_host": "localhost",
+            "url_prefix": URL_PREFIX,
+            "https_port": free_port(),
+            "http_port": free_port(),
+            "ssl_certificate": str(tls.cert_chain),
+            "ssl_certificate_key": str(tls.private_key),
+            "tokens_file": str(tokens),
+        }
+    apply_template(repo, **answers)
+    return Deployment(combination, repo, answers, engine, before)
