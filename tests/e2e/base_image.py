@@ -199,7 +199,14 @@ def _image_env() -> dict[str, str]:
 def recipe_hash() -> str:
     """Hash of everything that shapes the image, so a changed recipe or host setup rebuilds it."""
     h = hashlib.sha256()
-    for part in (SUITE, apt_mirror(), ",".join(INCLUDE), image_pip_conf(), json.dumps(_image_env(), sort_keys=True), "v1"):
+    for part in (
+        SUITE,
+        apt_mirror(),
+        ",".join(INCLUDE),
+        image_pip_conf(),
+        json.dumps(_image_env(), sort_keys=True),
+        "v1",
+    ):
         h.update(part.encode() + b"\0")
     h.update(hashlib.sha256(_host_ca_pem()).digest())
     return h.hexdigest()[:16]
@@ -222,8 +229,10 @@ def _customize_rootfs(root: Path) -> None:
     links = {
         root / "usr/bin/python": "python3",
         root / "usr/bin/pip": "pip3",
-        **{root / "usr/local/bin" / n: f"/usr/bin/{t}" for n, t in
-           (("python", "python3"), ("python3", "python3"), ("pip", "pip3"), ("pip3", "pip3"))},
+        **{
+            root / "usr/local/bin" / n: f"/usr/bin/{t}"
+            for n, t in (("python", "python3"), ("python3", "python3"), ("pip", "pip3"), ("pip3", "pip3"))
+        },
     }
     for link, target in links.items():
         link.parent.mkdir(parents=True, exist_ok=True)

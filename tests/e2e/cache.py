@@ -2,8 +2,9 @@
 
 The Docker engine's data root (images, build cache) and the base-image rootfs are kept under
 ``CACHE_DIR`` on purpose, so a second test session on the same machine reuses them instead of
-rebuilding (debootstrap + import take about a minute). Runtime files (sockets, pid files) go under
-``RUN_DIR`` in /run, which a reboot empties, so a stale socket after a reboot cannot exist there.
+rebuilding (debootstrap + import take about a minute). Runtime files (sockets, pid files, dockerd's
+exec root) go under ``RUN_DIR`` in /run; it is not a tmpfs on these machines, so stale files from a
+killed daemon are possible and docker_engine.py cleans them up before starting.
 Override with ``MCP_TEMPLATE_E2E_CACHE`` / ``MCP_TEMPLATE_E2E_RUN``.
 """
 

@@ -6,6 +6,7 @@ explicitly (``httpx.Client(verify=certs.ca_bundle)``, ``curl --cacert``).
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,10 @@ class TlsCerts:
     private_key: Path  # server key, for nginx ssl_certificate_key
     combined: Path  # key + chain in one file (some servers want that)
     names: tuple[str, ...]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """Client context trusting only the test CA (``httpx.Client(verify=...)``, urllib)."""
+        return ssl.create_default_context(cafile=str(self.ca_bundle))
 
 
 def make_certs(directory: Path, names: tuple[str, ...] = DEFAULT_NAMES) -> TlsCerts:

@@ -27,9 +27,7 @@ class DebianPackagesError(RuntimeError):
 
 def _require_root_debian() -> None:
     if not Path("/etc/debian_version").exists() or shutil.which("apt-get") is None:
-        raise DebianPackagesError(
-            "e2e tests install Debian packages with apt-get; this is not a Debian machine"
-        )
+        raise DebianPackagesError("e2e tests install Debian packages with apt-get; this is not a Debian machine")
     if os.geteuid() != 0:
         raise DebianPackagesError("e2e tests must run as root to install Debian packages")
 
@@ -85,7 +83,9 @@ def ensure_packages(*names: str) -> None:
     apt_get = local["apt-get"].with_env(DEBIAN_FRONTEND="noninteractive")
     with _services_not_started():
         rc, out, err = apt_get.run(
-            ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", *missing], retcode=None, timeout=1200
+            ["-o", "DPkg::Lock::Timeout=300", "install", "-y", "-q", "--no-install-recommends", *missing],
+            retcode=None,
+            timeout=1200,
         )
     if rc != 0:
         raise DebianPackagesError(

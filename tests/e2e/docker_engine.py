@@ -46,6 +46,7 @@ DATA_ROOT = CACHE_DIR / "docker"
 SOCKET = RUN_DIR / "docker.sock"
 PIDFILE = RUN_DIR / "dockerd.pid"
 EXEC_ROOT = RUN_DIR / "exec"
+CONTAINERD_DIR = EXEC_ROOT / "containerd"
 SHIM_BIN = RUN_DIR / "bin"
 LOG_FILE = CACHE_DIR / "dockerd.log"
 
@@ -139,8 +140,10 @@ def _answers(docker_host: str) -> bool:
     sock = _socket_path(docker_host)
     if sock is not None and not _ping_unix(sock):
         return False
-    rc, _, _ = local[str(DEBIAN_DOCKER)].with_env(DOCKER_HOST=docker_host).run(
-        ["version", "--format", "{{.Server.Version}}"], retcode=None, timeout=30
+    rc, _, _ = (
+        local[str(DEBIAN_DOCKER)]
+        .with_env(DOCKER_HOST=docker_host)
+        .run(["version", "--format", "{{.Server.Version}}"], retcode=None, timeout=30)
     )
     return rc == 0
 
@@ -156,26 +159,29 @@ def _make_shims() -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True for a live process; a zombie (PID 1 here does not always reap) counts as dead."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+def _cmdline(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 def _is_our_dockerd(pid: int) -> bool:
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
-    return bool(cmdline) and cmdline[0].endswith(b"dockerd") and str(SOCKET).encode() in b" ".join(cmdline)
+    cmd = _cmdline(pid)
+    return bool(cmd) and cmd[0].endswith(b"dockerd") and str(SOCKET).encode() in b" ".join(cmd)
 
 
-def _read_pid() -> int | None:
+def _read_pid(path: Path = PIDFILE) -> int | None:
     try:
-        return int(PIDFILE.read_text().strip())
+        return int(path.read_text().strip())
     except (OSError, ValueError):
         return None
 
@@ -200,7 +206,10 @@ def _terminate(pid: int, timeout: float = 20.0) -> None:
     while time.monotonic() < deadline and _pid_alive(pid):
         time.sleep(0.2)
     if _pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def _clear_stale_state() -> None:
@@ -214,6 +223,16 @@ def _clear_stale_state() -> None:
     PIDFILE.unlink(missing_ok=True)
     if SOCKET.exists() or SOCKET.is_symlink():
         SOCKET.unlink()
+    # dockerd's managed containerd: with dockerd gone, an orphan would be "reused" by the next
+    # dockerd even when it no longer answers, and a pid file naming a dead/zombie process makes
+    # dockerd wait for a containerd that never comes ("containerd is still running").
+    cpid_file = CONTAINERD_DIR / "containerd.pid"
+    cpid = _read_pid(cpid_file)
+    if cpid is not None and _pid_alive(cpid) and str(EXEC_ROOT).encode() in b" ".join(_cmdline(cpid)):
+        _terminate(cpid)
+    cpid_file.unlink(missing_ok=True)
+    for stale in CONTAINERD_DIR.glob("containerd*.sock*"):
+        stale.unlink(missing_ok=True)
 
 
 def _host_mtu() -> int | None:
@@ -276,17 +295,17 @@ def ensure_docker_engine() -> DockerEngine:
     ensure_packages(*DOCKER_PACKAGES)
     _make_shims()
 
+    ours = f"unix://{SOCKET}"
     external = os.environ.get("DOCKER_HOST")
-    if external:
+    if external and external != ours:  # DOCKER_HOST naming our own socket: (re)start it below
         if not _answers(external):
             raise DockerEngineError(f"DOCKER_HOST={external} is set but no engine answers there")
         return DockerEngine(docker_host=external, started_here=False)
 
     system_host = f"unix://{SYSTEM_SOCKET}"
-    if SYSTEM_SOCKET.exists() and _answers(system_host):
+    if external != ours and SYSTEM_SOCKET.exists() and _answers(system_host):
         return DockerEngine(docker_host=system_host, started_here=False)
 
-    ours = f"unix://{SOCKET}"
     with file_lock("dockerd"):
         if _answers(ours):
             return DockerEngine(docker_host=ours, started_here=False, log_file=LOG_FILE)
@@ -303,7 +322,8 @@ def stop_managed_dockerd() -> None:
     """Stop the machine-wide dockerd this module manages (never called by the fixtures).
 
     For a manual reset: ``python -c 'from tests.e2e.docker_engine import stop_managed_dockerd as s; s()'``.
-    Images in DATA_ROOT are kept.
+    Images in DATA_ROOT are kept. dockerd leaves DATA_ROOT bind-mounted on itself (it makes the
+    mount private); ``umount`` it before deleting the cache directory.
     """
     with file_lock("dockerd"):
         pid = _read_pid()

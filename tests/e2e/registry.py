@@ -59,7 +59,7 @@ class Registry:
         }
         self.config_path.write_text(json.dumps(config, indent=2))
 
-    def start(self, timeout: float = 30.0) -> "Registry":
+    def start(self, timeout: float = 30.0) -> Registry:
         ensure_packages("docker-registry")
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.storage.mkdir(exist_ok=True)
@@ -67,7 +67,9 @@ class Registry:
         log = open(self.log_path, "ab")
         self._proc = subprocess.Popen(
             [REGISTRY_BIN, "serve", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -115,7 +117,7 @@ class Registry:
         """All repositories in the registry (GET /v2/_catalog)."""
         return sorted(self._get_json("/v2/_catalog").get("repositories") or [])
 
-    def __enter__(self) -> "Registry":
+    def __enter__(self) -> Registry:
         return self.start()
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,131 @@
+"""Fixtures for end-to-end tests against real components (dockerd, registry, nginx, TLS).
+
+Lifetimes, on purpose:
+* ``docker_engine`` and ``base_image`` are NOT torn down: the dockerd this package starts keeps
+  running after the session and its data root (/var/cache/mcp-docker-template) keeps the
+  stand-in base image and build cache, so later sessions on the same machine skip the ~1 min
+  debootstrap + import and the dockerd start. ``docker_engine.stop_managed_dockerd()`` resets it.
+* ``registry`` (session), ``tls_certs`` (session, files only), ``nginx_factory`` and
+  ``docker_cleanup`` (function) stop or remove everything they started.
+
+Every test collected under tests/e2e gets the ``e2e`` marker (deselect with ``-m "not e2e"``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .base_image import ensure_base_image, network_flags, proxy_build_args
+from .certs import TlsCerts, make_certs
+from .docker_engine import DockerEngine, ensure_docker_engine
+from .nginx import Nginx
+from .registry import Registry
+
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> DockerEngine:
+    """Running Docker engine (reused/started, left running); use ``.docker``/``.env()``."""
+    return ensure_docker_engine()
+
+
+@pytest.fixture(scope="session")
+def base_image(docker_engine: DockerEngine) -> str:
+    """Tag of the local python:3.13-slim stand-in (also tagged ``python:3.13-slim``); cached."""
+    return ensure_base_image(docker_engine)
+
+
+@pytest.fixture(scope="session")
+def docker_build_flags(docker_engine: DockerEngine, base_image: str) -> list[str]:
+    """Extra ``docker build`` flags for this machine: stand-in base, network, proxy build args."""
+    return [
+        "--build-arg",
+        f"PYTHON_IMAGE={base_image}",
+        *network_flags(docker_engine),
+        *proxy_build_args(),
+    ]
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> Registry:
+    """A private registry on 127.0.0.1:<free port>; push to ``f"{registry.address}/repo:tag"``."""
+    reg = Registry(tmp_path_factory.mktemp("registry")).start()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_certs(tmp_path_factory) -> TlsCerts:
+    """Test CA + server cert for localhost/127.0.0.1 (``ca_bundle``, ``cert_chain``, ``private_key``)."""
+    return make_certs(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def nginx_factory(tmp_path: Path):
+    """``make(server_conf, **kw) -> Nginx`` (not started); every instance is stopped afterwards."""
+    made: list[Nginx] = []
+
+    def make(server_conf: Path, **kwargs) -> Nginx:
+        nginx = Nginx(tmp_path / f"nginx-{len(made)}", Path(server_conf), **kwargs)
+        made.append(nginx)
+        return nginx
+
+    yield make
+    for nginx in made:
+        nginx.stop()
+
+
+class DockerCleanup:
+    """Collects containers, images and compose projects a test made, removes them at teardown."""
+
+    def __init__(self, engine: DockerEngine):
+        self.engine = engine
+        self.containers: list[str] = []
+        self.images: list[str] = []
+        self.compose_projects: list[tuple[Path, str]] = []
+
+    def unique(self, prefix: str = "e2e") -> str:
+        """A fresh lowercase name usable for containers, image repos and compose projects."""
+        return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+    def container(self, name_or_id: str) -> str:
+        self.containers.append(name_or_id)
+        return name_or_id
+
+    def image(self, ref: str) -> str:
+        self.images.append(ref)
+        return ref
+
+    def compose(self, compose_file: Path, project: str) -> str:
+        self.compose_projects.append((Path(compose_file), project))
+        return project
+
+    def cleanup(self) -> None:
+        docker = self.engine.docker
+        for file, project in reversed(self.compose_projects):
+            self.engine.compose.run(
+                ["-f", str(file), "-p", project, "down", "-t", "2", "--volumes", "--remove-orphans", "--rmi", "local"],
+                retcode=None,
+            )
+        for c in reversed(self.containers):
+            docker.run(["rm", "-f", "-v", c], retcode=None)
+        for ref in reversed(self.images):
+            docker.run(["image", "rm", "-f", ref], retcode=None)
+
+
+@pytest.fixture
+def docker_cleanup(docker_engine: DockerEngine):
+    """Register what a test creates (``.container()``, ``.image()``, ``.compose()``); removed after."""
+    tracker = DockerCleanup(docker_engine)
+    yield tracker
+    tracker.cleanup()
