@@ -8,8 +8,8 @@ registry can be pulled from on these machines.
 from __future__ import annotations
 
 import json
-import uuid
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
