@@ -1,0 +1,269 @@
+"""Copy into an existing repository, and update, without losing anything of the user's.
+
+- ``FirstCopy`` (a context hook) remembers which files were in the destination before Copier
+  wrote anything, and whether this is the template's first copy there (no answers file of
+  ours yet). copier.yml then skips every file that already exists, and its message lists them.
+  Updates, and copies over a project that has our answers file, are unaffected.
+- ``LifecycleFilters``: ``answers_file_check`` stops ``copier update`` before it changes
+  anything when the answers file was edited into answers this template refuses;
+  ``update_report`` says after an update what changed and what the user has to do about it.
+
+The rules are plain functions below the Jinja glue, so the tests call them directly.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from importlib.util import module_from_spec, spec_from_file_location
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+from copier.errors import UserMessageError
+from copier_template_extensions import ContextHook
+from jinja2 import pass_environment
+from jinja2.ext import Extension
+
+
+def _load_answers_module():
+    # Like copier_hooks.py: from this template version's own folder, never from sys.modules.
+    spec = spec_from_file_location("mcp_docker_template_answers", Path(__file__).with_name("answers.py"))
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+answers = _load_answers_module()
+
+# The folders the template writes files into (besides the entry point's).
+RENDERED_FOLDERS = ("", "clients", "nginx")
+CONFLICT_MARKERS = (b"<<<<<<< before updating", b">>>>>>> after updating")
+
+
+# --- which files a copy writes, and which of them were there before ------------------------
+
+
+def rendered_paths(context: dict[str, Any]) -> list[str]:
+    """The files a copy with these answers writes (the answers file aside)."""
+    paths = [
+        ".dockerignore",
+        "DEPLOYMENT.md",
+        "Dockerfile",
+        "build-publish.sh",
+        "clients/claude-code.mcp.json",
+        "clients/claude-desktop.json",
+        "clients/vscode.mcp.json",
+        "docker-compose.yaml",
+        "example.env",
+        "healthcheck.py",
+        "mcp_serve.py",
+        "requirements.txt",
+        str(PurePosixPath(context["entry_point"])),
+    ]
+    if context.get("use_nginx"):
+        service = answers.image_basename(context["image"])
+        paths += [f"nginx/{service}.conf", "nginx/tokens.map.example"]
+    return sorted(paths)
+
+
+def files_in(destination: Path) -> frozenset[str]:
+    """The files now in the folders the template writes to (not recursive: a repo can be big)."""
+    found = set()
+    for folder in RENDERED_FOLDERS:
+        directory = destination / folder
+        if directory.is_dir():
+            found.update(
+                PurePosixPath(folder, child.name).as_posix() for child in directory.iterdir() if not child.is_dir()
+            )
+    return frozenset(found)
+
+
+class FirstCopy(ContextHook):
+    """Adds ``first_copy`` and ``kept_files`` to the context (see the module's docstring)."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        # One environment per Copier worker, i.e. per copy into one destination, so this
+        # state describes the destination as it was before that worker wrote anything.
+        self._first_copy: bool | None = None
+        self._before: frozenset[str] = frozenset()
+        self._entry_existed: dict[str, bool] = {}
+
+    def hook(self, context: dict[str, Any]) -> None:
+        conf = context["_copier_conf"]
+        destination = Path(str(conf["dst_path"]))
+        if self._first_copy is None:
+            answers_file = str(conf["answers_file"])
+            if not answers_file:
+                # Copier is rendering the answers file's own name (it blanks it to avoid recursion).
+                return
+            self._first_copy = not (destination / answers_file).exists()
+            self._before = files_in(destination) if self._first_copy else frozenset()
+        entry_point = context.get("entry_point")
+        if (
+            self._first_copy
+            and isinstance(entry_point, str)
+            and entry_point not in self._entry_existed
+            and context.get("_copier_phase") == "prompt"
+        ):
+            # The entry point may be in any folder; the questions are asked before any file is written.
+            self._entry_existed[entry_point] = (destination / entry_point).is_file()
+        context["first_copy"] = self._first_copy
+        context["kept_files"] = self._kept(context) if self._first_copy else []
+
+    def _kept(self, context: dict[str, Any]) -> list[str]:
+        try:
+            paths = rendered_paths(context)
+        except (KeyError, TypeError):
+            return []  # still asking
+        entry = str(PurePosixPath(context["entry_point"]))
+        return [
+            p for p in paths if p in self._before or (p == entry and self._entry_existed.get(context["entry_point"]))
+        ]
+
+
+# --- a hand-edited answers file -----------------------------------------------------------
+
+
+def answer_problems(questions: dict[str, Any], recorded: dict[str, Any], render_validator) -> list[str]:
+    """What is wrong with recorded answers, question by question, as the questionnaire judges them.
+
+    questions: copier.yml's questions; recorded: the answers file's content;
+    render_validator(expression, answers): the validator's message for these answers.
+    """
+    problems = []
+    parsed: dict[str, Any] = {}
+    for name, value in recorded.items():
+        question = questions.get(name)
+        if name.startswith("_") or not isinstance(question, dict):
+            continue  # Copier's own keys, or a question an older release had
+        kind = question.get("type", "str")
+        try:
+            # As Copier casts a recorded answer: only yaml takes null; a str question takes str(value).
+            if value is None and kind not in ("yaml", "json"):
+                raise ValueError
+            if kind == "int":
+                value = int(value)
+            elif kind == "str":
+                value = str(value)
+            elif kind == "yaml" and isinstance(value, str):
+                value = yaml.safe_load(value)
+        except (TypeError, ValueError, yaml.YAMLError):
+            problems.append(f"{name}: {value!r} is not {'a whole number' if kind == 'int' else 'a ' + kind}")
+            continue
+        choices = question.get("choices")
+        if choices:
+            allowed = list(choices.values()) if isinstance(choices, dict) else list(choices)
+            if value not in allowed:
+                problems.append(f"{name}: {value!r} is not one of {', '.join(map(str, allowed))}")
+                continue
+        parsed[name] = value
+    for name, value in parsed.items():
+        validator = questions[name].get("validator")
+        if validator and (message := render_validator(validator, {**parsed, name: value}).strip()):
+            problems.append(message if message.startswith(f"{name}:") else f"{name}: {message}")
+    return problems
+
+
+def load_recorded_answers(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UserMessageError(f"{path.name} is not valid YAML ({error}); nothing was changed.") from error
+    if not isinstance(data, dict):
+        raise UserMessageError(f"{path.name} does not hold answers (a YAML mapping); nothing was changed.")
+    return data
+
+
+# --- after an update ----------------------------------------------------------------------
+
+
+def _git(destination: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(destination), *args], check=True, capture_output=True, text=True).stdout
+
+
+def changed_files(destination: Path) -> list[str]:
+    """The files that differ from the last commit (an update starts from a clean tree)."""
+    tracked = _git(destination, "diff", "HEAD", "--name-only", "--relative", "-z")
+    untracked = _git(destination, "ls-files", "--others", "--exclude-standard", "-z")
+    return sorted({path for path in (tracked + untracked).split("\0") if path})
+
+
+def conflicted_files(destination: Path, paths: list[str]) -> list[str]:
+    found = []
+    for path in paths:
+        try:
+            lines = (destination / path).read_bytes().splitlines()
+        except (FileNotFoundError, IsADirectoryError):
+            continue
+        if any(line.rstrip() in CONFLICT_MARKERS for line in lines):
+            found.append(path)
+    return found
+
+
+def update_report(destination: Path, answers_file: str) -> str:
+    """What `copier update` changed, the conflicts to resolve and what to do next."""
+    changed = [p for p in changed_files(destination) if p != answers_file]
+    if not changed:
+        return "Nothing else changed: the deployment files were already up to date."
+    lines = ["Changed (review with `git diff`): " + ", ".join(changed)]
+    if conflicts := conflicted_files(destination, changed):
+        lines.append(
+            "CONFLICTS: you and the template changed the same lines in "
+            + ", ".join(conflicts)
+            + ". Both versions are in the file between '<<<<<<< before updating' and"
+            " '>>>>>>> after updating'; keep what you need and delete the markers before committing."
+        )
+    image = {"Dockerfile", ".dockerignore", "mcp_serve.py", "healthcheck.py", "requirements.txt"}
+    if image & set(changed):
+        lines.append("The image changed: ./build-publish.sh, then `docker compose pull && docker compose up -d`.")
+    if {"docker-compose.yaml", "example.env"} & set(changed):
+        lines.append(
+            "The compose file or example.env changed: compare example.env with your .env, then `docker compose up -d`."
+        )
+    if nginx := [p for p in changed if p.startswith("nginx/") and p.endswith(".conf")]:
+        lines.append(
+            f"The nginx configuration changed: copy {', '.join(nginx)} to /etc/nginx/conf.d/ on the proxy host, "
+            "then `sudo nginx -t && sudo systemctl reload nginx`."
+        )
+    if any(p.startswith("clients/") for p in changed):
+        lines.append("The client configuration changed: update every client of this server (see DEPLOYMENT.md).")
+    return "\n".join(lines)
+
+
+# --- Jinja glue -----------------------------------------------------------------------------
+
+
+@pass_environment
+def answers_file_check(environment, conf: Any) -> str:
+    """For `_message_before_update`: "" when the answers file is valid, else stop with a message."""
+    path = Path(str(conf["dst_path"])) / str(conf["answers_file"])
+    if not path.is_file():
+        return ""  # Copier says itself that it cannot update without one
+    recorded = load_recorded_answers(path)
+    questions = yaml.safe_load((Path(str(conf["src_path"])) / "copier.yml").read_text(encoding="utf-8"))
+
+    def render_validator(expression: str, values: dict[str, Any]) -> str:
+        return environment.from_string(expression).render(**values)
+
+    # Checked even when --data gives a new value: Copier first renders the recorded answers
+    # with the project's old template version, and fails there on a broken one.
+    if problems := answer_problems(questions, recorded, render_validator):
+        raise UserMessageError(
+            f"{path.name} holds answers this template refuses, so nothing was changed:\n  "
+            + "\n  ".join(problems)
+            + f"\nFix them in {path.name} (`git log -p {path.name}` shows the earlier ones), commit,"
+            " and run the update again."
+        )
+    return ""
+
+
+def update_report_filter(conf: Any) -> str:
+    return update_report(Path(str(conf["dst_path"])), PurePosixPath(str(conf["answers_file"])).as_posix())
+
+
+class LifecycleFilters(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.filters["answers_file_check"] = answers_file_check
+        environment.filters["update_report"] = update_report_filter
