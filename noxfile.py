@@ -47,3 +47,10 @@ def render(session: nox.Session) -> None:
         session.error("usage: nox -s render -- DESTINATION")
     session.install("-r", TEST_REQUIREMENTS)
     session.run("copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD", ".", session.posargs[0])
+
+
+@nox.session
+def benchmarks(session: nox.Session) -> None:
+    """Render time and memory; image build time, size, memory and call latency. Writes benchmarks/results.md."""
+    session.install("-r", TEST_REQUIREMENTS)
+    session.run("python", "benchmarks/run.py", *session.posargs)

@@ -13,6 +13,7 @@ Every test collected under tests/e2e gets the ``e2e`` marker (deselect with ``-m
 
 from __future__ import annotations
 
+import secrets
 import uuid
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from .base_image import ensure_base_image, network_flags, proxy_build_args
 from .certs import TlsCerts, make_certs
 from .docker_engine import DockerEngine, ensure_docker_engine
+from .git_server import GitServer, start_git_server
 from .nginx import Nginx
 from .registry import Registry
 
@@ -129,3 +131,39 @@ def docker_cleanup(docker_engine: DockerEngine):
     tracker = DockerCleanup(docker_engine)
     yield tracker
     tracker.cleanup()
+
+
+@pytest.fixture(scope="session")
+def private_git(tmp_path_factory, tls_certs) -> GitServer:
+    """A private git host over HTTPS that requires its token (a fresh one per session)."""
+    server = start_git_server(tmp_path_factory.mktemp("git"), tls_certs, "ghp_" + secrets.token_hex(20))
+    yield server
+    server.nginx.stop()
+
+
+@pytest.fixture(scope="session")
+def base_with_test_ca(docker_engine, base_image, tls_certs, tmp_path_factory) -> str:
+    """The stand-in base, trusting the test CA (as a real base trusts a real git host's CA)."""
+    context = tmp_path_factory.mktemp("ca-base")
+    (context / "ca.pem").write_bytes(tls_certs.ca_bundle.read_bytes())
+    (context / "Dockerfile").write_text(
+        f"FROM {base_image}\nCOPY ca.pem /tmp/ca.pem\n"
+        "RUN cat /tmp/ca.pem >> /etc/ssl/certs/ca-certificates.crt && rm /tmp/ca.pem\n"
+    )
+    tag = f"e2e/base-with-test-ca:{uuid.uuid4().hex[:6]}"
+    docker_engine.docker("build", "--tag", tag, str(context))
+    yield tag
+    docker_engine.docker.run(["image", "rm", "-f", tag], retcode=None)
+
+
+@pytest.fixture(scope="session")
+def private_build_flags(base_with_test_ca, private_git) -> list[str]:
+    """`docker build` flags for private dependencies, as build-publish.sh passes the secret (CR_PAT in the env)."""
+    return [
+        "--network",
+        "host",  # the git host listens on this machine's loopback
+        "--build-arg",
+        f"PYTHON_IMAGE={base_with_test_ca}",
+        "--secret",
+        "id=cr_pat,env=CR_PAT",
+    ]

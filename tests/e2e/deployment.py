@@ -25,7 +25,8 @@ from .ports import free_port
 TOKEN = "e2e-token-5f1c9a0b7d"
 ENDPOINTS = {"streamable-http": "/mcp", "sse": "/sse"}
 URL_PREFIX = "tools/weather"
-ENV_VALUES = {"WEATHER_API_KEY": "k-from-dotenv"}
+# What the tests write into .env for the variables the answers declare without a default.
+ENV_VALUES = {"WEATHER_API_KEY": "k-from-dotenv", "API_KEY": "k-from-dotenv"}
 
 
 @dataclass
@@ -41,7 +42,7 @@ class Combination:
 
 @dataclass
 class Deployment:
-    combination: Combination
+    combination: Combination | None
     repo: Path
     answers: dict
     engine: DockerEngine
@@ -55,7 +56,7 @@ class Deployment:
 
     @property
     def transport(self) -> str:
-        return self.combination.transport
+        return self.answers["transport"]
 
     @property
     def service(self) -> str:
@@ -119,6 +120,11 @@ class Deployment:
         _, out, err = self.engine.docker.run(["logs", container or self.service], retcode=None)
         return out + err
 
+    @property
+    def url(self) -> str:
+        """Where a client reaches the server: through nginx when the answers chose it."""
+        return self.proxied_url if self.answers["use_nginx"] else self.direct_url
+
     def start_nginx(self, workdir: Path) -> None:
         self.nginx = Nginx(workdir, self.repo / "nginx" / f"{self.service}.conf")
         self.nginx.start(wait_ports=(self.answers["https_port"],))
@@ -146,6 +152,26 @@ class Deployment:
         return yaml.safe_load((self.repo / "docker-compose.yaml").read_text())["services"][self.service]
 
 
+def nginx_answers(workdir: Path, tls: TlsCerts) -> dict:
+    """nginx on free loopback ports with the test certificate and a tokens file holding TOKEN."""
+    tokens = workdir / "tokens.map"
+    tokens.write_text(f'"Bearer {TOKEN}" 1;\n')
+    return {
+        "public_host": "localhost",
+        "url_prefix": URL_PREFIX,
+        "https_port": free_port(),
+        "http_port": free_port(),
+        "ssl_certificate": str(tls.cert_chain),
+        "ssl_certificate_key": str(tls.private_key),
+        "tokens_file": str(tokens),
+    }
+
+
+def unique_image(name: str) -> str:
+    # Unique per run, so the container, compose project and image of parallel or crashed runs never meet.
+    return f"e2e/{name}-{uuid.uuid4().hex[:6]}"
+
+
 def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: TlsCerts) -> Deployment:
     """The user's repository (committed in git), with the template applied for this combination."""
     repo = checkout_fixture(combination.fixture, workdir / "repo")
@@ -153,22 +179,11 @@ def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: T
     answers = {
         **ANSWERS[combination.fixture],
         "transport": combination.transport,
-        # Unique per run, so the container, compose project and image of parallel or crashed runs never meet.
-        "image": f"e2e/{combination.id}-{uuid.uuid4().hex[:6]}",
+        "image": unique_image(combination.id),
         "port": free_port(),
         "use_nginx": combination.nginx,
     }
     if combination.nginx:
-        tokens = workdir / "tokens.map"
-        tokens.write_text(f'"Bearer {TOKEN}" 1;\n')
-        answers |= {
-            "public_host": "localhost",
-            "url_prefix": URL_PREFIX,
-            "https_port": free_port(),
-            "http_port": free_port(),
-            "ssl_certificate": str(tls.cert_chain),
-            "ssl_certificate_key": str(tls.private_key),
-            "tokens_file": str(tokens),
-        }
+        answers |= nginx_answers(workdir, tls)
     apply_template(repo, **answers)
     return Deployment(combination, repo, answers, engine, before)

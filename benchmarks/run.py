@@ -1,0 +1,172 @@
+"""Benchmarks: how long rendering takes and what the rendered deployment costs at run time.
+
+    nox -s benchmarks            # writes benchmarks/results.md
+    nox -s benchmarks -- --no-docker   # only the render part (no Docker engine needed)
+
+Render numbers come from fresh `copier copy` processes (wall time and peak RSS per process).
+Run-time numbers come from real images on a real Docker engine (tests/e2e starts one): build
+times, image size, container memory idle and after a burst of calls, and tools/call latency
+directly and through nginx with TLS. Request loops are bounded and go to loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+RENDER_RUNS = 7
+CALLS = 200
+
+RENDER_CASES = {
+    "defaults (FastMCP, streamable-http, nginx)": {},
+    "low-level, SSE, nginx, private deps, env vars, extra paths": {
+        "sdk": "mcp1-lowlevel",
+        "transport": "sse",
+        "private_deps": "true",
+        "env_vars": '["API_KEY", "LOG_LEVEL=info"]',
+        "extra_paths": '["tools/", "formatting.py"]',
+    },
+    "no nginx": {"use_nginx": "false"},
+}
+
+
+def timed_process(args: list[str]) -> tuple[float, float]:
+    """(seconds, peak RSS in MiB) of one child process."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{args} failed: {process.stderr.read().decode()}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def render_benchmarks() -> list[tuple[str, str, str, str]]:
+    rows = []
+    for case, answers in RENDER_CASES.items():
+        times, memory = [], []
+        for _ in range(RENDER_RUNS):
+            with tempfile.TemporaryDirectory() as destination:
+                data = [f"--data={key}={value}" for key, value in answers.items()]
+                args = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
+                seconds, rss = timed_process([*args, *data, str(ROOT), destination])
+                times.append(seconds)
+                memory.append(rss)
+        rows.append(
+            (f"render: {case}", f"{statistics.median(times):.2f} s", f"{max(times):.2f} s", f"{max(memory):.0f} MiB")
+        )
+    return rows
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def latency(url: str, transport: str, **kwargs) -> tuple[float, float]:
+    """p50 and p95 milliseconds of CALLS sequential tools/call in one session."""
+    import anyio
+    from mcp_probe import mcp_session
+
+    async def run() -> list[float]:
+        samples = []
+        async with mcp_session(url, transport, **kwargs) as session:
+            for i in range(CALLS):
+                started = time.perf_counter()
+                await session.call_tool("add", {"a": i, "b": 1})
+                samples.append((time.perf_counter() - started) * 1000)
+        return samples
+
+    samples = anyio.run(run)
+    return percentile(samples, 0.5), percentile(samples, 0.95)
+
+
+def memory_mib(engine, container: str) -> float:
+    usage = engine.docker("stats", "--no-stream", "--format", "{{.MemUsage}}", container).split("/")[0].strip()
+    number, unit = float(usage[:-3]), usage[-3:]
+    return number * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
+
+
+def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
+    from e2e.base_image import ensure_base_image, network_flags
+    from e2e.certs import make_certs
+    from e2e.deployment import TOKEN, Combination, deploy
+    from e2e.docker_engine import ensure_docker_engine
+
+    engine = ensure_docker_engine()
+    base = ensure_base_image(engine)
+    tls = make_certs(workdir / "tls")
+    flags = ["--build-arg", f"PYTHON_IMAGE={base}", *network_flags(engine)]
+    rows = []
+    for combination in (
+        Combination("fastmcp_repo", "streamable-http", True),
+        Combination("lowlevel_repo", "sse", True),
+    ):
+        deployment = deploy(combination, workdir / combination.id, engine, tls)
+        try:
+            cold = deployment.build([*flags, "--no-cache"])
+            (deployment.repo / deployment.answers["entry_point"]).open("a").write("\n# edited\n")
+            warm = deployment.build(flags)
+            size = int(engine.docker("image", "inspect", "--format", "{{.Size}}", deployment.image)) / 2**20
+            deployment.compose_up()
+            healthy = deployment.wait_health("healthy")
+            deployment.start_nginx(workdir / combination.id / "nginx")
+            idle = memory_mib(engine, deployment.service)
+            direct = latency(deployment.direct_url, combination.transport)
+            proxied = latency(
+                deployment.proxied_url,
+                combination.transport,
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                verify=tls.ssl_context(),
+            )
+            busy = memory_mib(engine, deployment.service)
+            name = combination.id.removesuffix("-nginx")
+            rows += [
+                (f"{name}: image build, no cache / after editing the server", f"{cold:.1f} s", f"{warm:.1f} s", ""),
+                (f"{name}: image size (stand-in base)", f"{size:.0f} MiB", "", ""),
+                (f"{name}: start to healthy (compose up)", f"{healthy:.1f} s", "", ""),
+                (f"{name}: container memory idle / after {2 * CALLS} calls", "", "", f"{idle:.0f} / {busy:.0f} MiB"),
+                (f"{name}: tools/call direct (p50 / p95)", f"{direct[0]:.1f} ms", f"{direct[1]:.1f} ms", ""),
+                (f"{name}: tools/call via nginx+TLS (p50 / p95)", f"{proxied[0]:.1f} ms", f"{proxied[1]:.1f} ms", ""),
+            ]
+        finally:
+            deployment.stop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--no-docker", action="store_true", help="only the render benchmarks")
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
+    options = parser.parse_args()
+
+    rows = render_benchmarks()
+    if not options.no_docker:
+        with tempfile.TemporaryDirectory() as workdir:
+            rows += docker_benchmarks(Path(workdir))
+
+    header = "| what | median / value | max / p95 | memory |\n| --- | --- | --- | --- |\n"
+    table = header + "".join(f"| {' | '.join(row)} |\n" for row in rows)
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    text = (
+        f"# Benchmarks\n\nMeasured {when} on {machine} by `nox -s benchmarks` "
+        f"({RENDER_RUNS} renders per case; {CALLS} sequential calls per latency row).\n\n{table}"
+    )
+    options.output.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
