@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 # --- the rules --------------------------------------------------------------------------
@@ -270,8 +270,8 @@ def image_basename(image: str) -> str:
 
 
 def default_image_name(destination: Any) -> str:
-    """A valid image path component from the destination folder's name."""
-    name = re.sub(r"[^a-z0-9]+", "-", PurePosixPath(str(destination)).name.lower()).strip("-")
+    """A valid image path component from the destination folder's name (`copier copy SRC .` included)."""
+    name = re.sub(r"[^a-z0-9]+", "-", Path(str(destination)).resolve().name.lower()).strip("-")
     return name or "mcp-server"
 
 

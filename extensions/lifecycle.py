@@ -14,7 +14,6 @@ The rules are plain functions below the Jinja glue, so the tests call them direc
 from __future__ import annotations
 
 import subprocess
-from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -23,17 +22,6 @@ from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
 from jinja2 import pass_environment
 from jinja2.ext import Extension
-
-
-def _load_answers_module():
-    # Like copier_hooks.py: from this template version's own folder, never from sys.modules.
-    spec = spec_from_file_location("mcp_docker_template_answers", Path(__file__).with_name("answers.py"))
-    module = module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-answers = _load_answers_module()
 
 # The folders the template writes files into (besides the entry point's).
 RENDERED_FOLDERS = ("", "clients", "nginx")
@@ -61,8 +49,7 @@ def rendered_paths(context: dict[str, Any]) -> list[str]:
         str(PurePosixPath(context["entry_point"])),
     ]
     if context.get("use_nginx"):
-        service = answers.image_basename(context["image"])
-        paths += [f"nginx/{service}.conf", "nginx/tokens.map.example"]
+        paths += [f"nginx/{context['service_name']}.conf", "nginx/tokens.map.example"]
     return sorted(paths)
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
+
+import yaml
+
+from extensions import answers
+from extensions.lifecycle import rendered_paths
 
 SDKS = ("mcp1-fastmcp", "mcp1-lowlevel")
 TRANSPORTS = ("streamable-http", "sse")
 ENV_VARS = [{"name": "API_KEY", "description": "Key for the weather API"}, "LOG_LEVEL=info", "REGION="]
 EXTRA_PATHS = ["tools/", "formatting.py"]
 
+ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
 BASE_ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "public_host": "mcp.example.com", "url_prefix": "weather"}
 
 
@@ -31,24 +38,9 @@ def combinations():
         yield "-".join(parts), answers
 
 
-def expected_files(answers: dict) -> set[str]:
-    files = {
-        ".copier-answers.mcp-docker.yml",
-        ".dockerignore",
-        ".gitignore",
-        "Dockerfile",
-        "DEPLOYMENT.md",
-        "build-publish.sh",
-        "clients/claude-code.mcp.json",
-        "clients/claude-desktop.json",
-        "clients/vscode.mcp.json",
-        "docker-compose.yaml",
-        "example.env",
-        "healthcheck.py",
-        "mcp_serve.py",
-        "requirements.txt",
-        answers.get("entry_point", "server.py"),
-    }
-    if answers["use_nginx"]:
-        files |= {"nginx/weather-mcp.conf", "nginx/tokens.map.example"}
-    return files
+def expected_files(project: Path) -> set[str]:
+    """What a copy must write, by the same list the first-copy hook uses (extensions/lifecycle.py),
+    for the answers recorded in the project."""
+    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    context = {**recorded, **answers.derive(recorded)}
+    return set(rendered_paths(context)) | {ANSWERS_FILE, ".gitignore"}

@@ -125,3 +125,11 @@ def test_token_variable_name(service, token_var):
         }
     )
     assert derived["token_env_var"] == token_var
+
+
+def test_default_image_is_named_after_the_destination_folder(tmp_path, monkeypatch):
+    project = tmp_path / "Weather Server"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    assert answers.default_image_name(".") == "weather-server"
+    assert answers.default_image_name(project) == "weather-server"

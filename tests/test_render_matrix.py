@@ -21,7 +21,9 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
     project = render(copie, **answers)
 
     rendered = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
-    assert rendered == expected_files(answers)
+    assert rendered == expected_files(project)
+    assert ("nginx/weather-mcp.conf" in rendered) == answers["use_nginx"]
+    assert "server.py" in rendered and "mcp_serve.py" in rendered
     assert os.access(project / "build-publish.sh", os.X_OK)
 
     linters.hadolint(project / "Dockerfile")
