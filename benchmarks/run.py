@@ -102,7 +102,7 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
     from e2e.base_image import ensure_base_image, network_flags
     from e2e.certs import make_certs
     from e2e.deployment import TOKEN, Combination, deploy
-    from e2e.docker_engine import ensure_docker_engine
+    from e2e.docker_engine import ensure_docker_engine, stop_managed_dockerd
 
     engine = ensure_docker_engine()
     base = ensure_base_image(engine)
@@ -142,6 +142,8 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
             ]
         finally:
             deployment.stop()
+    if engine.started_here:
+        stop_managed_dockerd()
     return rows
 
 

@@ -1,10 +1,9 @@
 """Fixtures for end-to-end tests against real components (dockerd, registry, nginx, TLS).
 
 Lifetimes, on purpose:
-* ``docker_engine`` and ``base_image`` are NOT torn down: the dockerd this package starts keeps
-  running after the session and its data root (/var/cache/mcp-docker-template) keeps the
-  stand-in base image and build cache, so later sessions on the same machine skip the ~1 min
-  debootstrap + import and the dockerd start. ``docker_engine.stop_managed_dockerd()`` resets it.
+* ``docker_engine``: a dockerd this session started is stopped at its end; its data root
+  (/var/cache/mcp-docker-template) keeps the stand-in base image and build cache on disk, so
+  later sessions on the same machine skip the ~1 min debootstrap + import.
 * ``registry`` (session), ``tls_certs`` (session, files only), ``nginx_factory`` and
   ``docker_cleanup`` (function) stop or remove everything they started.
 
@@ -21,7 +20,7 @@ import pytest
 
 from .base_image import ensure_base_image, network_flags, proxy_build_args
 from .certs import TlsCerts, make_certs
-from .docker_engine import DockerEngine, ensure_docker_engine
+from .docker_engine import DockerEngine, ensure_docker_engine, stop_managed_dockerd
 from .git_server import GitServer, start_git_server
 from .nginx import Nginx
 from .registry import Registry
@@ -37,8 +36,15 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def docker_engine() -> DockerEngine:
-    """Running Docker engine (reused/started, left running); use ``.docker``/``.env()``."""
-    return ensure_docker_engine()
+    """A running Docker engine; use ``.docker``/``.env()``.
+
+    One that was already running is left as it was; one this session started is stopped at its
+    end. Its images (the stand-in base, build cache) stay on disk, so the next start is quick.
+    """
+    engine = ensure_docker_engine()
+    yield engine
+    if engine.started_here:
+        stop_managed_dockerd()
 
 
 @pytest.fixture(scope="session")

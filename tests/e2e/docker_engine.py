@@ -279,7 +279,7 @@ def _start_dockerd() -> float:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
-            start_new_session=True,  # not killed with the test session: reused on purpose
+            start_new_session=True,  # outlives a crashed test process; the fixture stops it
             close_fds=True,
         )
     if not _wait_answering(START_TIMEOUT, proc):
@@ -319,7 +319,7 @@ def ensure_docker_engine() -> DockerEngine:
 
 
 def stop_managed_dockerd() -> None:
-    """Stop the machine-wide dockerd this module manages (never called by the fixtures).
+    """Stop the machine-wide dockerd this module manages (the fixture does, when it started it).
 
     For a manual reset: ``python -c 'from tests.e2e.docker_engine import stop_managed_dockerd as s; s()'``.
     Images in DATA_ROOT are kept. dockerd leaves DATA_ROOT bind-mounted on itself (it makes the
