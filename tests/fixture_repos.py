@@ -44,15 +44,20 @@ def checkout_fixture(name: str, destination: Path) -> Path:
     """A copy of the fixture repository, committed in a git repository of its own."""
     shutil.copytree(FIXTURES / name, destination)
     git(destination, "init", "-q", "-b", "main")
-    git(destination, "add", "-A")
-    git(destination, "commit", "-q", "-m", "the user's server")
+    commit_all(destination, "the user's server")
     return destination
+
+
+def commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
 
 
 def snapshot(repo: Path) -> dict[str, bytes]:
     return {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
 
 
-def apply_template(repo: Path, **answers) -> None:
-    """`copier copy --trust --defaults` of this checkout into the repository."""
-    copier.run_copy(str(REPO_ROOT), str(repo), data=answers, defaults=True, unsafe=True, vcs_ref="HEAD", quiet=True)
+def apply_template(repo: Path, src: Path | str = REPO_ROOT, vcs_ref: str | None = "HEAD", **answers) -> Path:
+    """`copier copy --trust --defaults` of the template (this checkout unless told) into the repository."""
+    copier.run_copy(str(src), str(repo), data=answers, defaults=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
+    return repo

@@ -22,7 +22,7 @@ import pytest
 import yaml
 from answer_sets import expected_files
 from copier.errors import UserMessageError
-from fixture_repos import git, snapshot
+from fixture_repos import apply_template, commit_all, git, snapshot
 from packaging.version import InvalidVersion, Version
 
 from extensions.lifecycle import changed_files
@@ -102,8 +102,7 @@ USER_DOCKERFILE_COMMENT = "# Our own words: requirements are installed first."
 
 
 def render(src: Path | str, dst: Path, vcs_ref: str | None, **answers) -> Path:
-    copier.run_copy(str(src), str(dst), data=answers, vcs_ref=vcs_ref, defaults=True, unsafe=True, quiet=True)
-    return dst
+    return apply_template(dst, src, vcs_ref, **answers)
 
 
 def committed_project(src: Path | str, dst: Path, vcs_ref: str | None, **answers) -> Path:
@@ -112,14 +111,8 @@ def committed_project(src: Path | str, dst: Path, vcs_ref: str | None, **answers
     git(dst, "init", "-q", "-b", "main")
     (dst / ".copier-answers.yml").write_text(OTHER_TEMPLATE_ANSWERS)  # from another Copier template
     render(src, dst, vcs_ref, **answers)
-    git(dst, "add", "-A")
-    git(dst, "commit", "-q", "-m", "deployment files from the template")
+    commit_all(dst, "deployment files from the template")
     return dst
-
-
-def commit_all(project: Path, message: str) -> None:
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", message)
 
 
 def update(project: Path, **options) -> None:

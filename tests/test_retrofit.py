@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import copier
 import pytest
+from fixture_repos import apply_template
 
 from extensions.gitignore import add_lines
 
@@ -21,15 +21,7 @@ USER_FILES = {
 
 
 def _apply(project: Path, **answers) -> None:
-    copier.run_copy(
-        str(REPO_ROOT),
-        str(project),
-        data={"entry_point": "weather.py", "server_object": "server", **answers},
-        defaults=True,
-        unsafe=True,
-        vcs_ref="HEAD",
-        quiet=True,
-    )
+    apply_template(project, **{"entry_point": "weather.py", "server_object": "server", **answers})
 
 
 @pytest.mark.parametrize(

@@ -80,9 +80,10 @@ class Deployment:
 
     # --- doing what the user does --------------------------------------------------------
 
-    def build(self, build_flags: list[str]) -> float:
+    def build(self, build_flags: list[str], **env: str) -> float:
+        """`docker build` of the rendered project; env for the build's secrets (CR_PAT)."""
         started = time.monotonic()
-        self.engine.docker("build", *build_flags, "--tag", self.image, str(self.repo))
+        self.engine.docker.with_env(**env)("build", *build_flags, "--tag", self.image, str(self.repo))
         return time.monotonic() - started
 
     def compose_up(self) -> None:

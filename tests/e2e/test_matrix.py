@@ -43,9 +43,7 @@ def test_combination_serves(
         if answers["private_deps"]:
             with (repo / "requirements.txt").open("a") as requirements:
                 requirements.write(private_git.requirement() + "\n")
-            docker_engine.docker.with_env(CR_PAT=private_git.token)(
-                "build", *private_build_flags, "--tag", deployment.image, str(repo)
-            )
+            deployment.build(private_build_flags, CR_PAT=private_git.token)
         else:
             deployment.build(docker_build_flags)
         deployment.compose_up()
