@@ -13,28 +13,20 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-# --- the rules --------------------------------------------------------------------------
-
-SDKS = {
-    "mcp1-fastmcp": {
-        "label": "FastMCP, mcp.server.fastmcp.FastMCP, mcp 1.x",
-        "import": "from mcp.server.fastmcp import FastMCP",
-        "requirement": "mcp>=1.23,<2",
-        "default_object": "mcp",
-    },
-    "mcp1-lowlevel": {
-        "label": "low-level Server, mcp.server.Server, mcp 1.x",
-        "import": "from mcp.server import Server",
-        "requirement": "mcp>=1.23,<2",
-        "default_object": "app",
-    },
-}
+from .dockerignore import ignored_by
+from .generations import GENERATIONS, PREDECESSOR, SUCCESSOR
 
 TRANSPORTS = {
     # transport answer: (endpoint path, Claude Code / VS Code client "type")
     "streamable-http": ("/mcp", "http"),
     "sse": ("/sse", "sse"),
 }
+
+DEPENDENCY_SOURCES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock")
+# The installers the image's build stage uses, pinned so a build today and next month agree.
+UV_VERSION = "0.13.9"
+POETRY_VERSION = "2.5.1"
+PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 
 # Environment variables the template itself sets; a user variable of the same name
 # would silently fight with ours.
@@ -45,6 +37,7 @@ TEMPLATE_ENV_VARS = frozenset(
         "MCP_PORT",
         "MCP_ALLOWED_HOSTS",
         "MCP_ALLOWED_ORIGINS",
+        "MCP_SERVER_ARGS",
         "FORWARDED_ALLOW_IPS",
         "PYTHONUNBUFFERED",
         "PYTHONDONTWRITEBYTECODE",
@@ -55,11 +48,10 @@ TEMPLATE_ENV_VARS = frozenset(
     }
 )
 
-# Module names the entry point must not take: importing it would shadow these.
-RESERVED_MODULES = frozenset({"mcp", "mcp_serve", "healthcheck", "uvicorn", "starlette", "anyio", "pydantic"})
-
-# Paths .dockerignore keeps out of the image; copying one of them would fail the build.
-DOCKERIGNORED = (".git", ".venv", "tests", ".env", "VERSION", ".vscode", ".idea", "__pycache__")
+# Module names the server must not take: importing it would shadow these, or ours.
+RESERVED_MODULES = frozenset(
+    {"mcp", "fastmcp", "mcp_serve", "healthcheck", "sdk_check", "uvicorn", "starlette", "anyio", "pydantic"}
+)
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_DEFAULT_FORBIDDEN = re.compile(r"[\s\"'$`{}#\\]")
@@ -72,6 +64,7 @@ _HOSTNAME_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 _PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 _SERVER_PATH_FORBIDDEN = re.compile(r"[\s;{}\"'$#\\]")
+_DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 
 
 def _relative_path_error(question: str, value: Any, *, what: str) -> str:
@@ -85,57 +78,135 @@ def _relative_path_error(question: str, value: Any, *, what: str) -> str:
         return f"{question}: {value!r} leaves the project ('..'); expected {what} inside it"
     if _PATH_FORBIDDEN.search(value):
         return f"{question}: {value!r} contains spaces, quotes or wildcards; expected a plain path"
+    if value.startswith("-"):
+        return f"{question}: {value!r} starts with '-'; expected {what}"
+    if pattern := ignored_by(normalize_path(value)):
+        return f"{question}: {value!r} is kept out of the image by the .dockerignore pattern {pattern!r}"
     return ""
 
 
-def entry_point_error(value: Any) -> str:
-    """The entry point: a relative .py file whose name is importable and shadows nothing."""
-    what = "a .py file such as server.py or src/server.py"
-    if error := _relative_path_error("entry_point", value, what=what):
-        return error
-    path = PurePosixPath(value)
-    if path.suffix != ".py":
-        return f"entry_point: {value!r} is not a .py file; expected {what}"
-    if not path.stem.isidentifier() or keyword.iskeyword(path.stem):
-        return f"entry_point: {path.name!r} is not an importable module name; expected letters, digits and '_'"
-    if path.stem in RESERVED_MODULES:
-        return f"entry_point: a file named {path.name!r} would shadow the {path.stem!r} module; rename it"
-    if path.parts[0] in DOCKERIGNORED:
-        return f"entry_point: {value!r} is under {path.parts[0]}/, which .dockerignore keeps out of the image"
+# --- the server -------------------------------------------------------------------------------
+
+
+def parse_server(value: str) -> tuple[str, str]:
+    """'pkg.module:attr' -> ('pkg.module', 'attr'); 'path/file.py:attr'; 'pkg' (run as python -m) -> ('pkg', '')."""
+    location, _, attribute = value.partition(":")
+    return location, attribute
+
+
+def server_error(value: Any) -> str:
+    what = (
+        "MODULE:NAME as Python tools name an app, e.g. server:mcp, my_pkg.server:create_server, "
+        "src/weather/server.py:app, or a package run as `python -m`, e.g. my_pkg"
+    )
+    if not isinstance(value, str) or not value.strip():
+        return f"server: expected {what}"
+    location, attribute = parse_server(value)
+    if attribute.endswith("()"):
+        return f"server: {value!r}: name the function without (); a function is called to get or run the server"
+    if attribute and not all(part.isidentifier() and not keyword.iskeyword(part) for part in attribute.split(".")):
+        return f"server: {attribute!r} is not a Python name; expected {what}"
+    if location.endswith(".py"):
+        if error := _relative_path_error("server", location, what="a .py file"):
+            return error
+        stem = PurePosixPath(location).stem
+        if not attribute:
+            return f"server: {value!r} names a file but no object; expected e.g. {location}:mcp"
+        module_names = [stem]
+    else:
+        module_names = location.split(".")
+        if not all(name.isidentifier() and not keyword.iskeyword(name) for name in module_names):
+            return f"server: {location!r} is not an importable module path; expected {what}"
+    if module_names[0] in RESERVED_MODULES:
+        return f"server: a module named {module_names[0]!r} would shadow the {module_names[0]!r} module; rename it"
     return ""
 
 
-def server_object_error(value: Any) -> str:
-    if not isinstance(value, str) or not value.isidentifier() or keyword.iskeyword(value):
-        return f"server_object: {value!r} is not a Python variable name; expected e.g. mcp or app"
-    return ""
+def default_server(sdk: str) -> str:
+    """A new project's answer: the example server object in server.py."""
+    return f"server:{GENERATIONS[sdk].default_object}"
 
 
-def normalize_extra_path(value: str) -> str:
+def new_server_file(server: str) -> str:
+    """Where a new project's example server goes for this answer ('' if it names no object)."""
+    location, attribute = parse_server(server)
+    if not attribute:
+        return ""
+    if location.endswith(".py"):
+        return str(PurePosixPath(location))
+    return "/".join(location.split(".")) + ".py"
+
+
+# --- what goes into the image -----------------------------------------------------------------
+
+
+def normalize_path(value: str) -> str:
     """'tools/' and './tools' both mean 'tools' to Docker's COPY."""
     return str(PurePosixPath(value))
 
 
-def extra_paths_error(value: Any, entry_point: str = "") -> str:
+def source_paths_error(value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, list):
-        return "extra_paths: expected a YAML list of relative paths, e.g. [tools/, formatting.py]"
+        return "source_paths: expected a YAML list of relative paths, e.g. [server.py, tools/]"
     seen: set[str] = set()
     for item in value:
-        if error := _relative_path_error("extra_paths", item, what="a file or folder"):
+        if error := _relative_path_error("source_paths", item, what="a file or folder"):
             return error
-        path = normalize_extra_path(item)
+        path = normalize_path(item)
         if path == ".":
-            return "extra_paths: '.' would copy the whole project; list the files and folders the server needs"
-        if path == entry_point:
-            return f"extra_paths: {item!r} is the entry point, which is always copied; leave it out"
-        if PurePosixPath(path).parts[0] in DOCKERIGNORED:
-            return f"extra_paths: {item!r} is kept out of the image by .dockerignore; expected a path the server needs"
+            return "source_paths: '.' would copy the whole project; list the files and folders the server needs"
         if path in seen:
-            return f"extra_paths: {item!r} is listed twice"
+            return f"source_paths: {item!r} is listed twice"
         seen.add(path)
     return ""
+
+
+def default_source_paths(server: str) -> list[str]:
+    """For a new project: the file the example server is written to, or its top-level package."""
+    location, _ = parse_server(server)
+    if location.endswith(".py"):
+        folder = PurePosixPath(location).parent
+        return [str(folder) if str(folder) != "." else location]
+    top = location.split(".")[0]
+    return [f"{top}.py"] if "." not in location else [top]
+
+
+def system_packages_error(value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        return "system_packages: expected a YAML list of Debian package names, e.g. [git, ffmpeg]"
+    for item in value:
+        name, _, version = item.partition("=")
+        if not _DEBIAN_PACKAGE.match(name) or (version and not re.match(r"^[A-Za-z0-9.+~:-]+$", version)):
+            return f"system_packages: {item!r} is not a Debian package name (optionally =version), e.g. git"
+    if len(set(value)) != len(value):
+        return "system_packages: a package is listed twice"
+    return ""
+
+
+def python_version_error(value: Any) -> str:
+    if value not in PYTHON_VERSIONS:
+        return f"python_version: {value!r} is not one of {', '.join(PYTHON_VERSIONS)} (the python:X.Y-slim images)"
+    return ""
+
+
+def dockerfile_error(value: Any) -> str:
+    if not isinstance(value, str) or not re.match(r"^Dockerfile(?:\.[A-Za-z0-9_-]+)?$", value):
+        return f"dockerfile: {value!r}: expected Dockerfile, or Dockerfile.NAME next to a Dockerfile of yours"
+    return ""
+
+
+def sdk_transport_error(sdk: str, transport: str) -> str:
+    generation = GENERATIONS.get(sdk)
+    if generation and transport not in generation.transports:
+        return f"transport: {generation.label} has no {transport}; expected one of {', '.join(generation.transports)}"
+    return ""
+
+
+# --- environment, image, network ----------------------------------------------------------------
 
 
 def parse_env_var(item: Any) -> dict[str, str | None]:
@@ -286,28 +357,57 @@ def nginx_identifier(identifier: str) -> str:
     return f"{identifier[:17]}_{hashlib.sha256(identifier.encode()).hexdigest()[:6]}"
 
 
+def other_major(sdk: str) -> dict[str, str] | None:
+    """The same API on the package's other major version, for the version check's advice."""
+    other = SUCCESSOR.get(sdk) or PREDECESSOR.get(sdk)
+    if not other:
+        return None
+    generation = GENERATIONS[other]
+    return {"answer": other, "lowest": generation.lowest, "below": generation.below}
+
+
+def version_tuple(version: str) -> str:
+    """A Python tuple literal of a version's numbers: '1.23.0' -> '(1, 23, 0)', '2' -> '(2,)'."""
+    numbers = [str(int(part)) for part in version.split(".")]
+    return f"({numbers[0]},)" if len(numbers) == 1 else f"({', '.join(numbers)})"
+
+
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
     """Everything the files need beyond the answers themselves, computed in one place."""
     image = answers["image"]
     service = image_basename(image)
     endpoint, client_type = TRANSPORTS[answers["transport"]]
-    entry = PurePosixPath(answers["entry_point"])
+    generation = GENERATIONS[answers["sdk"]]
+    module_path, class_name = generation.server_class.split(":")
     # For names that allow only letters, digits and '_' (nginx variables, env vars).
     identifier = re.sub(r"[^A-Za-z0-9]+", "_", service).strip("_")
+    dockerfile = answers.get("dockerfile") or "Dockerfile"
     derived: dict[str, Any] = {
         "service_name": service,
         "container_name": service,
         "service_identifier": identifier,
         "nginx_id": nginx_identifier(identifier),
         "registry_host": registry_host(image),
-        "sdk_label": SDKS[answers["sdk"]]["label"],
-        "mcp_requirement": SDKS[answers["sdk"]]["requirement"],
-        "entry_module": entry.stem,
+        "sdk_label": generation.label,
+        "sdk_package": generation.package,
+        "sdk_supported": generation.supported,
+        "sdk_lowest": generation.lowest,
+        "sdk_below": generation.below,
+        "new_project_requirement": generation.new_project_requirement,
+        "sdk_other_major": other_major(generation.answer),
+        "server_class_import": f"from {module_path} import {class_name}",
+        "server_class_name": class_name,
+        "run_methods": list(generation.run_methods),
+        "generation_transports": list(generation.transports),
+        "endpoints": {name: path for name, (path, _) in TRANSPORTS.items()},
         "endpoint_path": endpoint,
         "client_type": client_type,
         "token_env_var": re.sub(r"(_MCP)?$", "_MCP_TOKEN", identifier.upper(), count=1),
         "app_env": [parse_env_var(item) for item in answers.get("env_vars") or []],
-        "copy_paths": [normalize_extra_path(path) for path in answers.get("extra_paths") or []],
+        "copy_paths": [normalize_path(path) for path in answers.get("source_paths") or []],
+        "dockerignore_file": ".dockerignore" if dockerfile == "Dockerfile" else f"{dockerfile}.dockerignore",
+        "uv_version": UV_VERSION,
+        "poetry_version": POETRY_VERSION,
     }
     if answers.get("use_nginx"):
         host = answers["public_host"]

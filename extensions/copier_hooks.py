@@ -1,57 +1,44 @@
-"""Jinja glue: exposes extensions/answers.py to copier.yml and the templates.
+"""Jinja glue: exposes the template's plain-Python rules (this folder) to copier.yml and the templates.
 
 - ``AnswerFilters``: the validators and naming helpers as named filters.
-- ``DeploymentContext``: adds the derived values (service name, public URL, ...) to every
-  template's context, so no file repeats a derivation.
+- ``RepositoryDefaults``: what the destination's code says (generation, server, dependency
+  file, ...), as ``detected``, for the questionnaire's defaults.
+- ``DeploymentContext``: the values derived from the answers (service name, public URL, ...),
+  added to every template's context, so no file repeats a derivation.
+- ``FirstCopy`` and ``LifecycleFilters`` (extensions/lifecycle.py): copying into an existing
+  repository and updating without losing anything of the user's.
+
+copier-template-extensions loads this file by its path. The modules beside it are loaded here
+as one package under a name of this folder's own: during `copier update` two versions of the
+template render in one process, and each must use its own rules.
 """
 
 from __future__ import annotations
 
-from importlib.util import module_from_spec, spec_from_file_location
+import hashlib
+import importlib
+import importlib.util
+import sys
+from importlib.machinery import ModuleSpec
 from pathlib import Path
-from typing import Any
-
-from copier_template_extensions import ContextHook
-from jinja2.ext import Extension
 
 
-def _load_answers_module():
-    # Loaded from this template's own folder every time (never from sys.modules): during
-    # `copier update` two versions of the template render in one process.
-    spec = spec_from_file_location("mcp_docker_template_answers", Path(__file__).with_name("answers.py"))
-    module = module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _rules_package() -> str:
+    folder = Path(__file__).resolve().parent
+    name = "mcp_docker_template_" + hashlib.sha256(str(folder).encode()).hexdigest()[:12]
+    if name not in sys.modules:
+        spec = ModuleSpec(name, None, is_package=True)
+        spec.submodule_search_locations = [str(folder)]
+        sys.modules[name] = importlib.util.module_from_spec(spec)
+    return name
 
 
-answers = _load_answers_module()
+def _rules(module: str):
+    return importlib.import_module(f"{_rules_package()}.{module}")
 
 
-class AnswerFilters(Extension):
-    def __init__(self, environment):
-        super().__init__(environment)
-        for name in (
-            "entry_point_error",
-            "server_object_error",
-            "extra_paths_error",
-            "env_vars_error",
-            "image_error",
-            "hostname_error",
-            "url_prefix_error",
-            "port_error",
-            "server_path_error",
-            "platform_error",
-            "image_basename",
-            "default_image_name",
-        ):
-            environment.filters[name] = getattr(answers, name)
-
-
-class DeploymentContext(ContextHook):
-    def hook(self, context: dict[str, Any]) -> None:
-        try:
-            derived = answers.derive(context)
-        except KeyError:
-            # Copier is still asking: a question the derivation needs has no answer yet.
-            return
-        context.update(derived)
+AnswerFilters = _rules("jinja_glue").AnswerFilters
+RepositoryDefaults = _rules("jinja_glue").RepositoryDefaults
+DeploymentContext = _rules("jinja_glue").DeploymentContext
+FirstCopy = _rules("lifecycle").FirstCopy
+LifecycleFilters = _rules("lifecycle").LifecycleFilters

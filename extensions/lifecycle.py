@@ -20,49 +20,24 @@ from typing import Any
 import yaml
 from copier.errors import UserMessageError
 from copier_template_extensions import ContextHook
-from jinja2 import pass_environment
+from jinja2 import pass_context, pass_environment
 from jinja2.ext import Extension
 
-# The folders the template writes files into (besides the entry point's).
-RENDERED_FOLDERS = ("", "clients", "nginx")
+from .tree import NEXT_STEPS, rendered_kinds, template_files
+
 CONFLICT_MARKERS = (b"<<<<<<< before updating", b">>>>>>> after updating")
 
 
 # --- which files a copy writes, and which of them were there before ------------------------
 
 
-def rendered_paths(context: dict[str, Any]) -> list[str]:
+def renderer(environment, context: dict[str, Any]):
+    return lambda text: environment.from_string(text).render(context)
+
+
+def rendered_paths(environment, context: dict[str, Any]) -> list[str]:
     """The files a copy with these answers writes (the answers file aside)."""
-    paths = [
-        ".dockerignore",
-        "DEPLOYMENT.md",
-        "Dockerfile",
-        "build-publish.sh",
-        "clients/claude-code.mcp.json",
-        "clients/claude-desktop.json",
-        "clients/vscode.mcp.json",
-        "docker-compose.yaml",
-        "example.env",
-        "healthcheck.py",
-        "mcp_serve.py",
-        "requirements.txt",
-        str(PurePosixPath(context["entry_point"])),
-    ]
-    if context.get("use_nginx"):
-        paths += [f"nginx/{context['service_name']}.conf", "nginx/tokens.map.example"]
-    return sorted(paths)
-
-
-def files_in(destination: Path) -> frozenset[str]:
-    """The files now in the folders the template writes to (not recursive: a repo can be big)."""
-    found = set()
-    for folder in RENDERED_FOLDERS:
-        directory = destination / folder
-        if directory.is_dir():
-            found.update(
-                PurePosixPath(folder, child.name).as_posix() for child in directory.iterdir() if not child.is_dir()
-            )
-    return frozenset(found)
+    return sorted(rendered_kinds(renderer(environment, context)))
 
 
 class FirstCopy(ContextHook):
@@ -73,8 +48,8 @@ class FirstCopy(ContextHook):
         # One environment per Copier worker, i.e. per copy into one destination, so this
         # state describes the destination as it was before that worker wrote anything.
         self._first_copy: bool | None = None
-        self._before: frozenset[str] = frozenset()
-        self._entry_existed: dict[str, bool] = {}
+        self._kept: list[str] | None = None
+        self._looking = False
 
     def hook(self, context: dict[str, Any]) -> None:
         conf = context["_copier_conf"]
@@ -85,28 +60,20 @@ class FirstCopy(ContextHook):
                 # Copier is rendering the answers file's own name (it blanks it to avoid recursion).
                 return
             self._first_copy = not (destination / answers_file).exists()
-            self._before = files_in(destination) if self._first_copy else frozenset()
-        entry_point = context.get("entry_point")
-        if (
-            self._first_copy
-            and isinstance(entry_point, str)
-            and entry_point not in self._entry_existed
-            and context.get("_copier_phase") == "prompt"
+        if self._first_copy and self._kept is None and not self._looking and str(context.get("_copier_phase")) in (
+            "render",
+            "Phase.RENDER",
         ):
-            # The entry point may be in any folder; the questions are asked before any file is written.
-            self._entry_existed[entry_point] = (destination / entry_point).is_file()
+            # The first render of the render phase comes before Copier writes any file.
+            self._looking = True
+            try:
+                self._kept = [p for p in rendered_paths(self.environment, context) if (destination / p).exists()]
+            except (KeyError, TypeError):
+                pass  # still asking
+            finally:
+                self._looking = False
         context["first_copy"] = self._first_copy
-        context["kept_files"] = self._kept(context) if self._first_copy else []
-
-    def _kept(self, context: dict[str, Any]) -> list[str]:
-        try:
-            paths = rendered_paths(context)
-        except (KeyError, TypeError):
-            return []  # still asking
-        entry = str(PurePosixPath(context["entry_point"]))
-        return [
-            p for p in paths if p in self._before or (p == entry and self._entry_existed.get(context["entry_point"]))
-        ]
+        context["kept_files"] = self._kept or []
 
 
 # --- a hand-edited answers file -----------------------------------------------------------
@@ -188,8 +155,11 @@ def conflicted_files(destination: Path, paths: list[str]) -> list[str]:
     return found
 
 
-def update_report(destination: Path, answers_file: str) -> str:
-    """What `copier update` changed, the conflicts to resolve and what to do next."""
+def update_report(destination: Path, answers_file: str, kinds: dict[str, str]) -> str:
+    """What `copier update` changed, the conflicts to resolve and what to do next.
+
+    kinds: the rendered files and the kind of change each is (tree.rendered_kinds).
+    """
     changed = [p for p in changed_files(destination) if p != answers_file]
     if not changed:
         return "Nothing else changed: the deployment files were already up to date."
@@ -201,20 +171,9 @@ def update_report(destination: Path, answers_file: str) -> str:
             + ". Both versions are in the file between '<<<<<<< before updating' and"
             " '>>>>>>> after updating'; keep what you need and delete the markers before committing."
         )
-    image = {"Dockerfile", ".dockerignore", "mcp_serve.py", "healthcheck.py", "requirements.txt"}
-    if image & set(changed):
-        lines.append("The image changed: ./build-publish.sh, then `docker compose pull && docker compose up -d`.")
-    if {"docker-compose.yaml", "example.env"} & set(changed):
-        lines.append(
-            "The compose file or example.env changed: compare example.env with your .env, then `docker compose up -d`."
-        )
-    if nginx := [p for p in changed if p.startswith("nginx/") and p.endswith(".conf")]:
-        lines.append(
-            f"The nginx configuration changed: copy {', '.join(nginx)} to /etc/nginx/conf.d/ on the proxy host, "
-            "then `sudo nginx -t && sudo systemctl reload nginx`."
-        )
-    if any(p.startswith("clients/") for p in changed):
-        lines.append("The client configuration changed: update every client of this server (see DEPLOYMENT.md).")
+    for kind, step in NEXT_STEPS.items():
+        if files := [p for p in changed if kinds.get(p) == kind]:
+            lines.append(step.format(files=", ".join(files)))
     return "\n".join(lines)
 
 
@@ -245,8 +204,10 @@ def answers_file_check(environment, conf: Any) -> str:
     return ""
 
 
-def update_report_filter(conf: Any) -> str:
-    return update_report(Path(str(conf["dst_path"])), PurePosixPath(str(conf["answers_file"])).as_posix())
+@pass_context
+def update_report_filter(context, conf: Any) -> str:
+    kinds = rendered_kinds(renderer(context.environment, dict(context)))
+    return update_report(Path(str(conf["dst_path"])), PurePosixPath(str(conf["answers_file"])).as_posix(), kinds)
 
 
 class LifecycleFilters(Extension):

@@ -1,0 +1,454 @@
+"""Read an existing MCP server repository: which generation, which server, which dependency file.
+
+The questionnaire's defaults come from here when the template is copied into a repository
+that already has a server, so `copier copy --trust --defaults` needs no --data for them.
+Only reading: nothing here writes, imports or runs the user's code (it is parsed with ast).
+
+Plain Python, no Copier and no Jinja, so the tests call ``detect()`` directly.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
+
+from .generations import GENERATIONS, NEW_PROJECT_GENERATION
+
+# Folders that never hold the server: environments, tooling, tests, docs.
+SKIPPED_FOLDERS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".venv",
+        "venv",
+        "env",
+        ".env",
+        ".tox",
+        ".nox",
+        "node_modules",
+        "__pycache__",
+        "build",
+        "dist",
+        "site-packages",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "tests",
+        "test",
+        "docs",
+        "examples",
+        "scripts",
+    }
+)
+# The template's own files, which import the SDK too.
+TEMPLATE_FILES = frozenset({"mcp_serve.py", "healthcheck.py", "sdk_check.py"})
+MAX_FILES = 2000
+MAX_FILE_BYTES = 512 * 1024
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+DEFAULT_PYTHON = "3.13"
+
+# (module, name) imported -> generation; "lowlevel" is decided between 1.x and 2.x later.
+SERVER_CLASSES = {
+    ("mcp.server.fastmcp", "FastMCP"): "mcp1-fastmcp",
+    ("mcp.server.fastmcp.server", "FastMCP"): "mcp1-fastmcp",
+    ("mcp.server.mcpserver", "MCPServer"): "mcp2-mcpserver",
+    ("mcp.server.mcpserver.server", "MCPServer"): "mcp2-mcpserver",
+    ("fastmcp", "FastMCP"): "fastmcp",
+    ("fastmcp.server", "FastMCP"): "fastmcp",
+    ("mcp.server", "Server"): "lowlevel",
+    ("mcp.server.lowlevel", "Server"): "lowlevel",
+    ("mcp.server.lowlevel.server", "Server"): "lowlevel",
+}
+LOWLEVEL_V1_DECORATORS = frozenset({"list_tools", "call_tool", "list_resources", "read_resource", "list_prompts"})
+
+
+@dataclass
+class Candidate:
+    """A place in the code where a server is made."""
+
+    generation: str  # an sdk answer, or "lowlevel" until the major is known
+    module: str  # dotted module name, or a file path when the file is not importable as a module
+    attribute: str  # the object or function to name
+    kind: str  # "object", "factory" or "runner"
+    path: str  # the file, relative to the repository
+    is_main_module: bool = False  # in a package's __main__.py
+
+    @property
+    def spec(self) -> str:
+        if self.is_main_module:
+            return self.module.removesuffix(".__main__")
+        return f"{self.module}:{self.attribute}"
+
+
+@dataclass
+class Detected:
+    """What was found, as default answers, and what to tell the user about it."""
+
+    sdk: str = NEW_PROJECT_GENERATION
+    server: str = ""
+    dependencies: str = "requirements.txt"
+    python_version: str = DEFAULT_PYTHON
+    source_paths: list[str] = field(default_factory=list)
+    dockerfile: str = "Dockerfile"
+    found_server: bool = False
+    sure: bool = True
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return "; ".join(self.notes) if self.notes else "no MCP server found (a new project)"
+
+
+# --- the repository's files -----------------------------------------------------------------
+
+
+def python_files(root: Path) -> list[Path]:
+    found: list[Path] = []
+    stack = [root]
+    while stack and len(found) < MAX_FILES:
+        folder = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                if entry.name not in SKIPPED_FOLDERS and not entry.name.startswith("."):
+                    stack.append(entry)
+            elif entry.suffix == ".py" and not (folder == root and entry.name in TEMPLATE_FILES):
+                try:
+                    if entry.stat().st_size <= MAX_FILE_BYTES:
+                        found.append(entry)
+                except OSError:
+                    continue
+    return found
+
+
+def module_location(root: Path, path: Path) -> tuple[str, str]:
+    """(importable module name or file path, the folder it is imported from) for a file."""
+    relative = path.relative_to(root)
+    parts = list(relative.with_suffix("").parts)
+    # Walk up while the folder is a package (has __init__.py).
+    folder = path.parent
+    package_parts: list[str] = []
+    while folder != root and (folder / "__init__.py").is_file():
+        package_parts.insert(0, folder.name)
+        folder = folder.parent
+    module_parts = [*package_parts, parts[-1]]
+    if parts[-1] == "__init__":
+        module_parts = package_parts
+    import_root = folder.relative_to(root).as_posix() if folder != root else ""
+    if import_root in ("", "src") and all(p.isidentifier() for p in module_parts):
+        return ".".join(module_parts), import_root
+    # Not importable from the root or src/: name the file itself, imported from its folder.
+    return relative.as_posix(), relative.parent.as_posix()
+
+
+def read_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+# --- the code -------------------------------------------------------------------------------
+
+
+class _ServerFinder(ast.NodeVisitor):
+    """Collects where a file makes a server, and how low-level servers register handlers."""
+
+    def __init__(self) -> None:
+        self.class_names: dict[str, str] = {}  # local name -> generation
+        self.module_aliases: dict[str, str] = {}  # local name -> imported module
+        self.made: list[tuple[str | None, str | None, ast.Call]] = []  # (function, assigned name, call)
+        self.returns: dict[str, set[str]] = {}  # function -> names it returns
+        self.decorator_v1 = False
+        self.typer_apps: set[str] = set()
+        self.command_of: dict[str, tuple[str, str]] = {}  # function -> ("click"|"typer", app name)
+        self._function: str | None = None
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        for alias in node.names:
+            generation = SERVER_CLASSES.get((node.module or "", alias.name))
+            if generation:
+                self.class_names[alias.asname or alias.name] = generation
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self.module_aliases[alias.asname or alias.name.split(".")[0]] = alias.name
+
+    def _generation_of(self, func: ast.expr) -> str | None:
+        if isinstance(func, ast.Name):
+            return self.class_names.get(func.id)
+        if isinstance(func, ast.Attribute):
+            owner = ast.unparse(func.value)
+            module = self.module_aliases.get(owner.split(".")[0], "")
+            full = owner.replace(owner.split(".")[0], module, 1) if module else owner
+            return SERVER_CLASSES.get((full, func.attr))
+        return None
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        outer = self._function
+        if outer is None:
+            self._function = node.name
+            for decorator in node.decorator_list:
+                call = decorator.func if isinstance(decorator, ast.Call) else decorator
+                text = ast.unparse(call)
+                if text in ("click.command", "command", "click.group"):
+                    self.command_of[node.name] = ("click", node.name)
+                elif isinstance(call, ast.Attribute) and call.attr in ("command", "callback"):
+                    self.command_of[node.name] = ("typer", ast.unparse(call.value))
+        for decorator in node.decorator_list:
+            call = decorator.func if isinstance(decorator, ast.Call) else decorator
+            if isinstance(call, ast.Attribute) and call.attr in LOWLEVEL_V1_DECORATORS:
+                self.decorator_v1 = True
+        self.generic_visit(node)
+        self._function = outer
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_Return(self, node: ast.Return) -> None:
+        if self._function and node.value is not None:
+            self.returns.setdefault(self._function, set()).add(ast.unparse(node.value))
+        self.generic_visit(node)
+
+    def visit_Assign(self, node: ast.Assign | ast.AnnAssign) -> None:
+        value = node.value
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        name = targets[0].id if len(targets) == 1 and isinstance(targets[0], ast.Name) else None
+        if isinstance(value, ast.Call):
+            if self._generation_of(value.func):
+                self.made.append((self._function, name, value))
+            elif self._function is None and name and ast.unparse(value.func) in ("typer.Typer", "Typer"):
+                self.typer_apps.add(name)
+        self.generic_visit(node)
+
+    visit_AnnAssign = visit_Assign
+
+    def visit_Call(self, node: ast.Call) -> None:
+        if self._generation_of(node.func) and not any(node is made for _, _, made in self.made):
+            # Made without being assigned to a name: `return FastMCP(...)`, `serve(Server(...))`.
+            self.made.append((self._function, None, node))
+        self.generic_visit(node)
+
+
+def _lowlevel_major(finder: _ServerFinder, calls: list[ast.Call], pinned_major: str | None) -> tuple[str, bool]:
+    """mcp1-lowlevel or mcp2-lowlevel, and whether the code said so (not only the pins)."""
+    if any(keyword.arg and keyword.arg.startswith("on_") for call in calls for keyword in call.keywords):
+        return "mcp2-lowlevel", True
+    if finder.decorator_v1:
+        return "mcp1-lowlevel", True
+    return ("mcp1-lowlevel" if pinned_major == "1" else "mcp2-lowlevel"), False
+
+
+def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidate], bool]:
+    candidates: list[Candidate] = []
+    sure = True
+    for path in python_files(root):
+        source = read_text(path)
+        if "Server" not in source and "FastMCP" not in source:
+            continue
+        try:
+            tree = ast.parse(source)
+        except (SyntaxError, ValueError):
+            continue
+        finder = _ServerFinder()
+        finder.visit(tree)
+        if not finder.made:
+            continue
+        module, _ = module_location(root, path)
+        relative = path.relative_to(root).as_posix()
+        for function, name, call in finder.made:
+            generation = finder._generation_of(call.func) or ""
+            if generation == "lowlevel":
+                generation, said = _lowlevel_major(finder, [c for _, _, c in finder.made], pinned_major)
+                sure = sure and said
+            if function is None:
+                if name:
+                    candidates.append(Candidate(generation, module, name, "object", relative))
+                continue
+            kind = "factory" if name and name in finder.returns.get(function, set()) else "runner"
+            attribute = function
+            command = finder.command_of.get(function)
+            if command and command[0] == "typer" and command[1] in finder.typer_apps:
+                attribute = command[1]  # the Typer app parses the command line; the function alone would not
+            candidates.append(
+                Candidate(generation, module, attribute, kind, relative, is_main_module=path.name == "__main__.py")
+            )
+    return candidates, sure
+
+
+# --- the project's metadata -------------------------------------------------------------------
+
+
+def dependency_source(root: Path, pyproject: dict) -> str:
+    project_dependencies = "dependencies" in pyproject.get("project", {})
+    if (root / "pyproject.toml").is_file():
+        if (root / "uv.lock").is_file():
+            return "uv.lock"
+        if (root / "poetry.lock").is_file():
+            return "poetry.lock"
+        if project_dependencies and (pyproject["project"]["dependencies"] or not (root / "requirements.txt").is_file()):
+            return "pyproject.toml"
+    return "requirements.txt"
+
+
+_PIN = re.compile(r"^\s*(fastmcp|mcp)(?:\[[^\]]*\])?\s*(==|>=|~=|<)\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+
+
+def pinned_majors(root: Path) -> dict[str, str]:
+    """The major version of mcp and fastmcp that the lock file or the requirements hold."""
+    majors: dict[str, str] = {}
+    uv_lock = read_toml(root / "uv.lock") if (root / "uv.lock").is_file() else {}
+    poetry_lock = read_toml(root / "poetry.lock") if (root / "poetry.lock").is_file() else {}
+    for package in uv_lock.get("package", []) + poetry_lock.get("package", []):
+        if package.get("name") in ("mcp", "fastmcp") and package.get("version"):
+            majors[package["name"]] = str(package["version"]).split(".")[0]
+    if majors:
+        return majors
+    texts = [read_text(root / "requirements.txt")]
+    pyproject = read_toml(root / "pyproject.toml")
+    texts += pyproject.get("project", {}).get("dependencies", [])
+    for match in _PIN.finditer("\n".join(texts)):
+        name, operator, major = match.group(1).lower(), match.group(2), match.group(3)
+        if operator == "<":
+            major = str(max(int(major) - 1, 0))
+        majors.setdefault(name, major)
+    return majors
+
+
+def python_version(root: Path, pyproject: dict) -> tuple[str, str]:
+    """The image's Python minor version, and where it came from."""
+    pinned = read_text(root / ".python-version").strip().splitlines()
+    if pinned:
+        match = re.match(r"^(?:cpython-|python)?(3\.\d+)", pinned[0].strip())
+        if match and match.group(1) in SUPPORTED_PYTHONS:
+            return match.group(1), ".python-version"
+    requires = pyproject.get("project", {}).get("requires-python")
+    if requires:
+        try:
+            from packaging.specifiers import SpecifierSet
+
+            allowed = [v for v in SUPPORTED_PYTHONS if SpecifierSet(requires).contains(f"{v}.0", prereleases=True)]
+        except Exception:  # an unreadable specifier: fall back to the default
+            allowed = []
+        if allowed:
+            chosen = DEFAULT_PYTHON if DEFAULT_PYTHON in allowed else allowed[-1]
+            return chosen, f"requires-python {requires}"
+    return DEFAULT_PYTHON, ""
+
+
+def local_imports(root: Path, path: Path, import_root: Path) -> set[str]:
+    """Top-level modules and packages next to the code that it imports (followed transitively)."""
+    found: set[str] = set()
+    todo = [path]
+    seen: set[Path] = set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            tree = ast.parse(read_text(current))
+        except (SyntaxError, ValueError):
+            continue
+        names = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module.split(".")[0])
+        for folder in {current.parent, import_root}:
+            for name in names:
+                if (folder / name / "__init__.py").is_file():
+                    found.add((folder / name).relative_to(root).as_posix())
+                elif (folder / f"{name}.py").is_file() and folder / f"{name}.py" != current:
+                    found.add((folder / f"{name}.py").relative_to(root).as_posix())
+                    todo.append(folder / f"{name}.py")
+    return found
+
+
+def source_paths_for(root: Path, candidate: Candidate) -> list[str]:
+    """The files and folders the server's code needs: its package (or file's folder) and what it imports."""
+    location = candidate.module
+    if location.endswith(".py"):
+        path = root / location
+        own = PurePosixPath(location).parent.as_posix()
+        own = location if own == "." else own
+        import_root = path.parent
+    else:
+        top = location.split(".")[0]
+        for import_root in (root / "src", root):
+            if (import_root / top / "__init__.py").is_file():
+                own = (import_root / top).relative_to(root).as_posix()
+                break
+            if (import_root / f"{top}.py").is_file():
+                own = (import_root / f"{top}.py").relative_to(root).as_posix()
+                break
+        else:
+            return []
+        path = root / candidate.path
+    others = {p for p in local_imports(root, path, import_root) if not p.startswith(own + "/") and p != own}
+    return [own, *sorted(others)]
+
+
+def _rank(candidate: Candidate, scripts: set[str]) -> tuple[int, int]:
+    kind = {"object": 0, "factory": 1, "runner": 2}[candidate.kind]
+    return (0 if candidate.spec in scripts else 1, kind)
+
+
+def detect(root: Path | str, first_copy: bool = True) -> Detected:
+    """Defaults for the questionnaire from the repository at root."""
+    root = Path(root)
+    result = Detected()
+    if not root.is_dir():
+        return result
+    pyproject = read_toml(root / "pyproject.toml")
+    result.dependencies = dependency_source(root, pyproject)
+    result.python_version, python_source = python_version(root, pyproject)
+    if first_copy and (root / "Dockerfile").is_file():
+        result.dockerfile = "Dockerfile.mcp"
+        result.notes.append("a Dockerfile of yours exists, so ours is Dockerfile.mcp")
+    majors = pinned_majors(root)
+    candidates, sure = find_candidates(root, majors.get("mcp"))
+    if python_source:
+        result.notes.append(f"Python {result.python_version} from {python_source}")
+    if not candidates:
+        return result
+    scripts = {str(v) for v in pyproject.get("project", {}).get("scripts", {}).values()}
+    candidates.sort(key=lambda c: _rank(c, scripts))
+    best = candidates[0]
+    result.found_server = True
+    result.sdk = best.generation
+    result.server = best.spec
+    if best.kind == "runner":
+        # A function that runs the server: the project's own command for it parses its options too.
+        top = best.module.split(".")[0]
+        for script in sorted(scripts):
+            if script.split(":")[0].split(".")[0] == top:
+                result.server = script
+                break
+    result.source_paths = source_paths_for(root, best)
+    result.sure = sure and len({c.spec for c in candidates}) == 1
+    described = f"{GENERATIONS[best.generation].label}: {best.kind} {best.spec} in {best.path}"
+    result.notes.insert(0, f"found {described}")
+    others = sorted({c.spec for c in candidates[1:]} - {best.spec})
+    if others:
+        result.notes.append("also found " + ", ".join(others))
+    if not sure:
+        result.notes.append("the low-level Server's mcp major was read from the dependency pins, not the code")
+    result.notes.append(f"dependencies from {result.dependencies}")
+    return result

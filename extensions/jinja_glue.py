@@ -1,0 +1,85 @@
+"""The rules of answers.py, detect.py and python_source.py as Jinja filters and context for Copier."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from copier_template_extensions import ContextHook
+from jinja2.ext import Extension
+
+from . import answers, dockerignore
+from .detect import detect
+from .python_source import import_block
+
+VALIDATORS = (
+    "server_error",
+    "source_paths_error",
+    "system_packages_error",
+    "python_version_error",
+    "dockerfile_error",
+    "sdk_transport_error",
+    "env_vars_error",
+    "image_error",
+    "hostname_error",
+    "url_prefix_error",
+    "port_error",
+    "server_path_error",
+    "platform_error",
+)
+HELPERS = (
+    "image_basename",
+    "default_image_name",
+    "default_server",
+    "new_server_file",
+    "default_source_paths",
+    "version_tuple",
+)
+
+
+def python_import_block(lines: list[str], *more: str) -> str:
+    return import_block([*lines, *more])
+
+
+def python_tuple(items: list[str]) -> str:
+    """A Python tuple literal of strings, as ruff formats it."""
+    inner = ", ".join(f'"{item}"' for item in items)
+    return f"({inner},)" if len(items) == 1 else f"({inner})"
+
+
+class AnswerFilters(Extension):
+    def __init__(self, environment):
+        super().__init__(environment)
+        for name in VALIDATORS + HELPERS:
+            environment.filters[name] = getattr(answers, name)
+        environment.filters["python_import_block"] = python_import_block
+        environment.filters["python_tuple"] = python_tuple
+        environment.globals["dockerignore_sections"] = dockerignore.SECTIONS
+
+
+class RepositoryDefaults(ContextHook):
+    """Adds ``detected``: what the destination's code says, for the questionnaire's defaults."""
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._detected: dict[str, Any] | None = None
+
+    def hook(self, context: dict[str, Any]) -> None:
+        if self._detected is None:
+            conf = context["_copier_conf"]
+            destination = Path(str(conf["dst_path"]))
+            answers_file = str(conf["answers_file"])
+            first_copy = not answers_file or not (destination / answers_file).exists()
+            found = detect(destination, first_copy=first_copy)
+            self._detected = {**vars(found), "summary": found.summary()}
+        context["detected"] = self._detected
+
+
+class DeploymentContext(ContextHook):
+    def hook(self, context: dict[str, Any]) -> None:
+        try:
+            derived = answers.derive(context)
+        except KeyError:
+            # Copier is still asking: a question the derivation needs has no answer yet.
+            return
+        context.update(derived)
