@@ -67,7 +67,7 @@ class RepositoryDefaults(ContextHook):
     def hook(self, context: dict[str, Any]) -> None:
         if self._detected is None:
             conf = context["_copier_conf"]
-            destination = Path(str(conf["dst_path"]))
+            destination = Path(str(conf["dst_path"])).absolute()
             answers_file = str(conf["answers_file"])
             first_copy = not answers_file or not (destination / answers_file).exists()
             found = detect(destination, first_copy=first_copy)

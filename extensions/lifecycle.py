@@ -53,7 +53,7 @@ class FirstCopy(ContextHook):
 
     def hook(self, context: dict[str, Any]) -> None:
         conf = context["_copier_conf"]
-        destination = Path(str(conf["dst_path"]))
+        destination = Path(str(conf["dst_path"])).absolute()
         if self._first_copy is None:
             answers_file = str(conf["answers_file"])
             if not answers_file:

@@ -1,4 +1,8 @@
-"""The answers the tests render with: the full matrix, and what each combination must produce."""
+"""The answers the tests render with, read from copier.yml's own choices.
+
+A choice added to the questionnaire (a new SDK generation, a new dependency source) is in
+the matrix the moment it is in copier.yml: it cannot go untested.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +12,58 @@ from pathlib import Path
 import yaml
 
 from extensions import answers
-from extensions.lifecycle import rendered_paths
+from extensions.tree import rendered_kinds
 
-SDKS = ("mcp1-fastmcp", "mcp1-lowlevel")
-TRANSPORTS = ("streamable-http", "sse")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
+
+
+def choices(question: str) -> list:
+    listed = QUESTIONS[question]["choices"]
+    return list(listed.values()) if isinstance(listed, dict) else list(listed)
+
+
+SDKS = choices("sdk")
+TRANSPORTS = choices("transport")
+DEPENDENCIES = choices("dependencies")
 ENV_VARS = [{"name": "API_KEY", "description": "Key for the weather API"}, "LOG_LEVEL=info", "REGION="]
-EXTRA_PATHS = ["tools/", "formatting.py"]
+SOURCE_PATHS = ["server.py", "tools/", "formatting.py"]
+SYSTEM_PACKAGES = ["git", "ffmpeg"]
 
 ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
 BASE_ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "public_host": "mcp.example.com", "url_prefix": "weather"}
+# A bearer token made as DEPLOYMENT.md says: "Bearer $(openssl rand -hex 32)".
+DOCUMENTED_TOKEN = "Bearer " + "3f9a" * 16
 
 
 def combinations():
-    """Every SDK x transport x nginx x private deps x env vars x extra paths, with a readable id."""
-    for sdk, transport, nginx, private, env, extra in itertools.product(
-        SDKS, TRANSPORTS, (True, False), (True, False), (True, False), (True, False)
+    """Every SDK x transport x dependency source x nginx x private deps x extras, with a readable id."""
+    for sdk, transport, dependencies, nginx, private, extras in itertools.product(
+        SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False), (True, False)
     ):
-        answers = {
+        chosen = {
             **BASE_ANSWERS,
             "sdk": sdk,
             "transport": transport,
+            "dependencies": dependencies,
             "use_nginx": nginx,
             "private_deps": private,
-            "env_vars": ENV_VARS if env else [],
-            "extra_paths": EXTRA_PATHS if extra else [],
+            "env_vars": ENV_VARS if extras else [],
+            "source_paths": SOURCE_PATHS if extras else ["server.py"],
+            "system_packages": SYSTEM_PACKAGES if extras else [],
         }
-        parts = [sdk.split("-")[1], transport, "nginx" if nginx else "direct", "private" if private else "public"]
-        parts += ["env" if env else "noenv", "paths" if extra else "nopaths"]
-        yield "-".join(parts), answers
+        parts = [sdk, transport, dependencies.replace(".", ""), "nginx" if nginx else "direct"]
+        parts += ["private" if private else "public", "extras" if extras else "plain"]
+        yield "-".join(parts), chosen
 
 
 def expected_files(project: Path) -> set[str]:
-    """What a copy must write, by the same list the first-copy hook uses (extensions/lifecycle.py),
+    """What a copy must write, by the same list the first-copy hook uses (extensions/tree.py),
     for the answers recorded in the project."""
+    import jinja2
+
     recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
     context = {**recorded, **answers.derive(recorded)}
-    return set(rendered_paths(context)) | {ANSWERS_FILE, ".gitignore"}
+    environment = jinja2.Environment()
+    rendered = rendered_kinds(lambda text: environment.from_string(text).render(context))
+    return set(rendered) | {ANSWERS_FILE, ".gitignore"}

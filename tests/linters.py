@@ -39,7 +39,9 @@ def shellcheck(script: Path) -> None:
 
 
 def ruff(project: Path) -> None:
+    """ruff's checks and its formatter, as a user's own ruff would see the rendered Python."""
     _tool("ruff")("check", "--isolated", "--no-cache", f"--select={RUFF_RULES}", "--target-version=py310", str(project))
+    _tool("ruff")("format", "--isolated", "--no-cache", "--check", "--line-length=120", str(project))
 
 
 def compile_python(project: Path) -> list[Path]:

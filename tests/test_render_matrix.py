@@ -11,6 +11,8 @@ import yaml
 from answer_sets import combinations, expected_files
 from conftest import render
 
+from extensions.generations import GENERATIONS
+
 COMBINATIONS = list(combinations())
 
 
@@ -20,10 +22,10 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
         answers = {**answers, **nginx_assets}
     project = render(copie, **answers)
 
-    rendered = {str(p.relative_to(project)) for p in project.rglob("*") if p.is_file()}
-    assert rendered == expected_files(project)
+    rendered = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    new_project_files = {"server.py"} | ({"requirements.txt"} if answers["dependencies"] == "requirements.txt" else set())
+    assert rendered == expected_files(project) | new_project_files
     assert ("nginx/weather-mcp.conf" in rendered) == answers["use_nginx"]
-    assert "server.py" in rendered and "mcp_serve.py" in rendered
     assert os.access(project / "build-publish.sh", os.X_OK)
 
     linters.hadolint(project / "Dockerfile")
@@ -39,16 +41,58 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
     check_consistency(project, answers)
 
 
+def build_stage(dockerfile: str) -> str:
+    return dockerfile.split("\nFROM ${PYTHON_IMAGE}\n")[0]
+
+
+def runtime_stage(dockerfile: str) -> str:
+    return dockerfile.split("\nFROM ${PYTHON_IMAGE}\n")[1]
+
+
 def check_consistency(project, answers):
     """The files agree with each other and with the answers."""
+    generation = GENERATIONS[answers["sdk"]]
     dockerfile = (project / "Dockerfile").read_text()
     compose = yaml.safe_load((project / "docker-compose.yaml").read_text())
     service = compose["services"]["weather-mcp"]
     env = service["environment"]
     claude = linters.parse_json(project / "clients/claude-code.mcp.json")["mcpServers"]["weather-mcp"]
     endpoint = "/mcp" if answers["transport"] == "streamable-http" else "/sse"
+    serve = (project / "mcp_serve.py").read_text()
+    sdk_check = (project / "sdk_check.py").read_text()
 
+    # The wiring and the version check are for the answered generation, and only for it.
+    module, class_name = generation.server_class.split(":")
+    assert f"from {module} import {class_name}\n" in serve and f"SERVER_CLASS = {class_name}\n" in serve
+    assert 'SERVER = "server:' in serve
+    others = {g.server_class for g in GENERATIONS.values()} - {generation.server_class}
+    assert not any(f"from {other.split(':')[0]} import {other.split(':')[1]}\n" in serve for other in others)
+    assert f'PACKAGE = "{generation.package}"' in sdk_check and f'SUPPORTED = "{generation.supported}"' in sdk_check
+
+    # Dependencies come from where the answer says, and nowhere else.
+    build = build_stage(dockerfile)
+    install = {
+        "requirements.txt": "pip install --no-cache-dir -r requirements.txt -c /tmp/sdk-constraint.txt",
+        "pyproject.toml": "uv pip install -r pyproject.toml -c /tmp/sdk-constraint.txt",
+        "uv.lock": "uv sync --locked --no-dev --no-install-project",
+        "poetry.lock": "poetry sync --only main --no-root",
+    }
+    for source, command in install.items():
+        assert (command in build) == (source == answers["dependencies"]), source
+    assert build.index("RUN python sdk_check.py") > build.index(install[answers["dependencies"]])
+    assert "ARG PYTHON_IMAGE=python:3.13-slim" in dockerfile
     assert f"MCP_TRANSPORT={answers['transport']}" in dockerfile
+    for path in answers["source_paths"]:
+        path = path.rstrip("/")
+        assert f"COPY {path} {path}\n" in runtime_stage(dockerfile)
+    # System packages are installed for run time only; git for private dependencies for the build only.
+    runtime = runtime_stage(dockerfile)
+    if answers["system_packages"]:
+        assert f"apt-get install -y --no-install-recommends {' '.join(answers['system_packages'])}" in runtime
+    else:
+        assert "apt-get" not in runtime
+    assert ("apt-get install -y --no-install-recommends git \\\n" in build) == answers["private_deps"]
+
     assert env["MCP_TRANSPORT"] == answers["transport"] and env["MCP_HOST"] == "0.0.0.0"
     assert "FASTMCP_" not in dockerfile + (project / "docker-compose.yaml").read_text()
     assert service["image"] == "ghcr.io/acme/weather-mcp:latest"
@@ -63,16 +107,12 @@ def check_consistency(project, answers):
         assert name in env
         assert re.search(rf"^{name}=", example_env, re.MULTILINE)
 
-    for path in answers["extra_paths"]:
-        path = path.rstrip("/")
-        assert f"COPY {path} {path}\n" in dockerfile
-
     if answers["private_deps"]:
         assert "--mount=type=secret,id=cr_pat" in dockerfile
         assert "ARG CR_PAT" not in dockerfile and "CR_PAT" not in dockerfile.replace("id=cr_pat", "")
         assert "--secret id=cr_pat,env=CR_PAT" in (project / "build-publish.sh").read_text()
     else:
-        assert "secret" not in dockerfile and "git" not in dockerfile
+        assert "secret" not in dockerfile
 
     if answers["use_nginx"]:
         nginx = (project / "nginx/weather-mcp.conf").read_text()
@@ -93,3 +133,10 @@ def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):
     long_name = "a-very-long-model-context-protocol-server-name-for-the-weather-service"
     project = render(copie, image=f"ghcr.io/acme/{long_name}", **nginx_assets)
     assert "test is successful" in linters.nginx_test(project / f"nginx/{long_name}.conf", tmp_path / "nginx")
+
+
+def test_sdk_choices_are_the_generations_table():
+    """copier.yml's choices and extensions/generations.py name the same generations."""
+    from answer_sets import SDKS
+
+    assert sorted(SDKS) == sorted(GENERATIONS)
