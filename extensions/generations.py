@@ -63,11 +63,9 @@ GENERATIONS: dict[str, Generation] = {
         ),
         Generation(
             answer="fastmcp",
-            label="standalone fastmcp (fastmcp.FastMCP), 3.x on mcp 1 or 4.x on mcp 2",
+            label="standalone fastmcp (fastmcp.FastMCP), 2.x and 3.x on mcp 1, 4.x on mcp 2",
             package="fastmcp",
-            # 3.0 is the first release with http_app(host_origin_protection=, allowed_hosts=);
-            # 2.x has no Host/Origin guard to configure and is not supported.
-            lowest="3.0.0",
+            lowest="2.12.0",
             below="5",
             server_class="fastmcp:FastMCP",
             default_object="mcp",

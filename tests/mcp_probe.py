@@ -84,3 +84,20 @@ async def _progress_timing(url, transport, steps, wait_seconds, **kwargs) -> dic
 def progress_timing(url: str, transport: str, steps: int = 3, wait_seconds: float = 3.0, **kwargs) -> dict:
     """Calls slow_progress: when the first progress notification and when the result arrived."""
     return anyio.run(lambda: _progress_timing(url, transport, steps, wait_seconds, **kwargs))
+
+
+def probe_with_mcp2_client(url: str, transport: str, **request) -> dict:
+    """The same calls with the mcp 2.x SDK's client (tests/mcp2_probe.py in its own environment)."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    from sdk_envs import mcp2_client_python
+
+    script = Path(__file__).with_name("mcp2_probe.py")
+    payload = json.dumps({"url": url, "transport": transport, **request})
+    result = subprocess.run(
+        [str(mcp2_client_python()), str(script), payload], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, f"mcp 2.x client failed:\n{result.stderr[-3000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])

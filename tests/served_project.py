@@ -14,14 +14,19 @@ from e2e.ports import free_port
 
 
 @contextmanager
-def serving(project: Path, **env: str):
+def serving(project: Path, python: Path | str = sys.executable, **env: str):
     """Start `python mcp_serve.py` in the project; yield its base URL once /healthz answers."""
     port = free_port()
     environment = {**os.environ, "MCP_HOST": "127.0.0.1", "MCP_PORT": str(port), **env}
     log = project / "serve.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "mcp_serve.py"], cwd=project, env=environment, stdout=log_file, stderr=subprocess.STDOUT
+            [str(python), "mcp_serve.py"],
+            cwd=project,
+            env=environment,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
     base = f"http://127.0.0.1:{port}"
     try:

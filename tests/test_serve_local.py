@@ -1,50 +1,65 @@
-"""mcp_serve.py, the template-owned transport wiring, against the mcp SDK's own client.
+"""mcp_serve.py, the template-owned wiring, for every generation at its lowest and newest version,
+called by the mcp 1.x client (protocol 2025-11-25, what Claude Code speaks) and the mcp 2.x client.
 
-Runs on this machine without Docker (the end-to-end suite runs the same in containers).
+Runs on this machine without Docker, each SDK version in a virtual environment of its own
+(tests/sdk_envs.py); the end-to-end suite runs the same in containers.
 """
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import anyio
 import httpx
 import pytest
+from answer_sets import TRANSPORTS
 from conftest import render
-from fixture_repos import ANSWERS, apply_template, checkout_fixture
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
-from mcp_probe import list_and_call, progress_timing
+from mcp_probe import list_and_call, probe_with_mcp2_client
 from pytest_copie.plugin import Copie
+from sdk_envs import sdk_python, sdk_versions
 from served_project import serving
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from extensions.generations import GENERATIONS
 
-SERVERS = [(sdk, transport) for sdk in ("mcp1-fastmcp", "mcp1-lowlevel") for transport in ("streamable-http", "sse")]
+REPO_ROOT = Path(__file__).resolve().parent.parent
 ENDPOINT = {"streamable-http": "/mcp", "sse": "/sse"}
+VERSIONS = sdk_versions()
+NEWEST = {version.sdk: version for version in VERSIONS}  # the last listed of each generation is its newest
 
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
-    """One rendered example project per SDK x transport (rendering is the slow part)."""
+    """One new project (the example server) per generation; rendering is the slow part."""
     copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path_factory.mktemp("served"), config_file=None)
-    return {
-        (sdk, transport): render(copie, sdk=sdk, transport=transport, use_nginx=False) for sdk, transport in SERVERS
-    }
+    return {sdk: render(copie, sdk=sdk, use_nginx=False) for sdk in GENERATIONS}
 
 
-@pytest.mark.parametrize(("sdk", "transport"), SERVERS)
-def test_example_server_answers_a_real_client(projects, sdk, transport):
-    with serving(projects[sdk, transport]) as base:
-        tools, text = list_and_call(base + ENDPOINT[transport], transport)
-    assert tools == ["add"] and text == "5"
+def expected_protocols(version) -> set[str]:
+    """What the mcp 2.x client settles on: 2026-07-28 where the server speaks it, else the
+    newest handshake revision the server knows (mcp 1.23 knows 2025-06-18)."""
+    if version.requirement.startswith(("mcp==2", "fastmcp==4")):
+        return {"2026-07-28"}
+    return {"2025-06-18", "2025-11-25"}
 
 
-@pytest.mark.parametrize("sdk", ["mcp1-fastmcp", "mcp1-lowlevel"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("version", VERSIONS, ids=[v.id for v in VERSIONS])
+def test_example_server_answers_both_clients(projects, version, transport):
+    with serving(projects[version.sdk], python=sdk_python(version), MCP_TRANSPORT=transport) as base:
+        url = base + ENDPOINT[transport]
+        assert list_and_call(url, transport) == (["add"], "5")
+        report = probe_with_mcp2_client(url, transport)
+    assert (report["tools"], report["text"], report["is_error"]) == (["add"], "5", False)
+    if transport == "streamable-http":
+        assert report["protocol_version"] in expected_protocols(version)
+
+
+@pytest.mark.parametrize("sdk", GENERATIONS)
 def test_streamable_http_is_stateless_and_never_redirects(projects, sdk):
-    with serving(projects[sdk, "streamable-http"]) as base:
+    with serving(projects[sdk], python=sdk_python(NEWEST[sdk])) as base:
         for path in ("/mcp", "/mcp/"):
             tools, _ = list_and_call(base + path, "streamable-http")
             assert tools == ["add"]
@@ -59,9 +74,9 @@ def test_streamable_http_is_stateless_and_never_redirects(projects, sdk):
         assert '"add"' in response.text
 
 
-@pytest.mark.parametrize("sdk", ["mcp1-fastmcp", "mcp1-lowlevel"])
+@pytest.mark.parametrize("sdk", GENERATIONS)
 def test_sse_endpoint_event_carries_the_proxy_prefix(projects, sdk):
-    with serving(projects[sdk, "sse"]) as base:
+    with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), MCP_TRANSPORT="sse") as base:
         for prefix, expected in (("/weather", "/weather/messages/?session_id="), (None, "/messages/?session_id=")):
             headers = {"X-Forwarded-Prefix": prefix} if prefix else {}
             with httpx.stream("GET", base + "/sse", headers=headers, timeout=10) as response:
@@ -70,10 +85,11 @@ def test_sse_endpoint_event_carries_the_proxy_prefix(projects, sdk):
                 assert next(lines).startswith("data: " + expected)
 
 
-@pytest.mark.parametrize(("sdk", "transport"), SERVERS)
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("sdk", GENERATIONS)
 def test_host_check_follows_the_allow_list(projects, sdk, transport):
-    env = {"MCP_ALLOWED_HOSTS": "mcp.example.com,mcp.example.com:*"}
-    with serving(projects[sdk, transport], **env) as base:
+    env = {"MCP_ALLOWED_HOSTS": "mcp.example.com,mcp.example.com:*", "MCP_TRANSPORT": transport}
+    with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env) as base:
         url = base + ENDPOINT[transport]
         if transport == "sse":
             with httpx.stream("GET", url, timeout=10) as refused:
@@ -82,19 +98,20 @@ def test_host_check_follows_the_allow_list(projects, sdk, transport):
                 assert allowed.status_code == 200
         else:
             body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-            accept = {"Accept": "application/json, text/event-stream"}
+            accept = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
             assert httpx.post(url, json=body, headers=accept).status_code == 421
             allowed = httpx.post(url, json=body, headers={**accept, "Host": "mcp.example.com"})
             assert allowed.status_code == 200
             bad_origin = {**accept, "Host": "mcp.example.com", "Origin": "https://evil.example"}
             assert httpx.post(url, json=body, headers=bad_origin).status_code == 403
+        # The health check answers before any Host check: Docker probes by the container's name.
+        assert httpx.get(base + "/healthz").status_code == 200
 
 
 def test_unknown_transport_exits_with_the_valid_ones(projects):
-    project = projects["mcp1-fastmcp", "streamable-http"]
     result = subprocess.run(
-        [sys.executable, "mcp_serve.py"],
-        cwd=project,
+        [str(sdk_python(NEWEST["mcp2-mcpserver"])), "mcp_serve.py"],
+        cwd=projects["mcp2-mcpserver"],
         env={"MCP_TRANSPORT": "websocket"},
         capture_output=True,
         text=True,
@@ -103,13 +120,14 @@ def test_unknown_transport_exits_with_the_valid_ones(projects):
     assert "Unknown MCP_TRANSPORT 'websocket': expected one of streamable-http, sse, stdio" in result.stderr
 
 
-@pytest.mark.parametrize("sdk", ["mcp1-fastmcp", "mcp1-lowlevel"])
+@pytest.mark.parametrize("sdk", GENERATIONS)
 def test_stdio_transport_serves_the_same_object(projects, sdk):
-    project = projects[sdk, "streamable-http"]
-
     async def call():
         params = StdioServerParameters(
-            command=sys.executable, args=["mcp_serve.py"], cwd=str(project), env={"MCP_TRANSPORT": "stdio"}
+            command=str(sdk_python(NEWEST[sdk])),
+            args=["mcp_serve.py"],
+            cwd=str(projects[sdk]),
+            env={"MCP_TRANSPORT": "stdio"},
         )
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()
@@ -119,16 +137,28 @@ def test_stdio_transport_serves_the_same_object(projects, sdk):
     assert result.content[0].text == "42"
 
 
-@pytest.mark.parametrize("fixture", ["fastmcp_repo", "lowlevel_repo"])
-@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
-def test_existing_server_streams_progress_before_its_result(tmp_path, fixture, transport):
-    repo = checkout_fixture(fixture, tmp_path / fixture)
-    apply_template(repo, **ANSWERS[fixture], transport=transport, use_nginx=False)
-    with serving(repo, WEATHER_API_KEY="k-123") as base:
-        url = base + ENDPOINT[transport]
-        tools, text = list_and_call(url, transport, "get_forecast", {"city": "Oslo"})
-        assert {"add", "get_forecast", "get_setting", "slow_progress"} <= set(tools)
-        assert text == "Sunny in Oslo"
-        timing = progress_timing(url, transport, steps=3, wait_seconds=2.0)
-    assert timing["notifications"] == 3 and timing["text"] == "done after 3 steps"
-    assert timing["first_progress_after"] < timing["result_after"] - 1.5
+# A version the answer was not made for: the other mcp major, or (fastmcp) no fastmcp at all.
+WRONG_VERSION = {
+    "mcp1-fastmcp": "mcp2-mcpserver",
+    "mcp1-lowlevel": "mcp2-lowlevel",
+    "mcp2-mcpserver": "mcp1-fastmcp",
+    "mcp2-lowlevel": "mcp1-lowlevel",
+    "fastmcp": "mcp2-mcpserver",
+}
+
+
+@pytest.mark.parametrize("sdk", GENERATIONS)
+def test_sdk_check_names_the_answer_to_change(projects, sdk):
+    """The image's version check, in the environment it was made for and in a wrong one."""
+    generation = GENERATIONS[sdk]
+    check = ["sdk_check.py"]
+    ok = subprocess.run([str(sdk_python(NEWEST[sdk])), *check], cwd=projects[sdk], capture_output=True, text=True)
+    assert ok.returncode == 0 and f"matches sdk={sdk}" in ok.stdout, ok.stderr
+    wrong = subprocess.run(
+        [str(sdk_python(NEWEST[WRONG_VERSION[sdk]])), *check], cwd=projects[sdk], capture_output=True, text=True
+    )
+    assert wrong.returncode == 1
+    assert wrong.stderr.count("\n") == 1, wrong.stderr  # one line, no traceback
+    assert f"sdk={sdk} needs {generation.supported}" in wrong.stderr
+    if generation.package == "mcp":
+        assert f"--data sdk={WRONG_VERSION[sdk]}" in wrong.stderr
