@@ -26,6 +26,7 @@ DEPENDENCY_SOURCES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.l
 # The installers the image's build stage uses, pinned so a build today and next month agree.
 UV_VERSION = "0.13.9"
 POETRY_VERSION = "2.5.1"
+POETRY_EXPORT_VERSION = "1.10.1"
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 
 # Environment variables the template itself sets; a user variable of the same name
@@ -408,6 +409,7 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
         "dockerignore_file": ".dockerignore" if dockerfile == "Dockerfile" else f"{dockerfile}.dockerignore",
         "uv_version": UV_VERSION,
         "poetry_version": POETRY_VERSION,
+        "poetry_export_version": POETRY_EXPORT_VERSION,
     }
     if answers.get("use_nginx"):
         host = answers["public_host"]

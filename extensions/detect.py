@@ -337,6 +337,9 @@ def python_version(root: Path, pyproject: dict) -> tuple[str, str]:
         match = re.match(r"^(?:cpython-|python)?(3\.\d+)", pinned[0].strip())
         if match and match.group(1) in SUPPORTED_PYTHONS:
             return match.group(1), ".python-version"
+    own_dockerfile = re.search(r"^FROM\s+(?:docker\.io/)?(?:library/)?python:(3\.\d+)", read_text(root / "Dockerfile"), re.M)
+    if own_dockerfile and own_dockerfile.group(1) in SUPPORTED_PYTHONS:
+        return own_dockerfile.group(1), "your Dockerfile's FROM"
     requires = pyproject.get("project", {}).get("requires-python")
     if requires:
         try:
@@ -373,8 +376,10 @@ def local_imports(root: Path, path: Path, import_root: Path) -> set[str]:
                 names.append(node.module.split(".")[0])
         for folder in {current.parent, import_root}:
             for name in names:
-                if (folder / name / "__init__.py").is_file():
-                    found.add((folder / name).relative_to(root).as_posix())
+                package = folder / name
+                # A package, or a folder of modules imported as a namespace package.
+                if (package / "__init__.py").is_file() or (package.is_dir() and any(package.glob("*.py"))):
+                    found.add(package.relative_to(root).as_posix())
                 elif (folder / f"{name}.py").is_file() and folder / f"{name}.py" != current:
                     found.add((folder / f"{name}.py").relative_to(root).as_posix())
                     todo.append(folder / f"{name}.py")
@@ -440,6 +445,7 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
         for script in sorted(scripts):
             if script.split(":")[0].split(".")[0] == top:
                 result.server = script
+                result.notes.append(f"served through the project's command {script} (its [project.scripts] entry)")
                 break
     result.source_paths = source_paths_for(root, best)
     result.sure = sure and len({c.spec for c in candidates}) == 1

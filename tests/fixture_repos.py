@@ -11,22 +11,103 @@ from plumbum import local
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
-ANSWERS = {
+# What reading each repository must find: the answers `copier copy --trust --defaults` then gives.
+DETECTED = {
     "fastmcp_repo": {
         "sdk": "mcp1-fastmcp",
-        "entry_point": "weather_server.py",
-        "server_object": "server",
-        "extra_paths": ["tools/"],
-        "env_vars": [{"name": "WEATHER_API_KEY", "description": "Key for the weather API"}, "UNITS=metric"],
+        "server": "weather_server:server",
+        "dependencies": "requirements.txt",
+        "python_version": "3.13",
+        "source_paths": ["weather_server.py", "tools"],
+        "dockerfile": "Dockerfile",
     },
     "lowlevel_repo": {
         "sdk": "mcp1-lowlevel",
-        "entry_point": "src/weather/server.py",
-        "server_object": "app",
-        "extra_paths": ["src/weather/weather_data.py"],
-        "env_vars": ["UNITS=metric"],
+        "server": "src/weather/server.py:app",
+        "dependencies": "requirements.txt",
+        "python_version": "3.13",
+        "source_paths": ["src/weather"],
+        "dockerfile": "Dockerfile",
+    },
+    "time_shaped": {
+        "sdk": "mcp1-lowlevel",
+        "server": "mcp_server_weather:main",
+        "dependencies": "uv.lock",
+        "python_version": "3.12",
+        "source_paths": ["src/mcp_server_weather"],
+        "dockerfile": "Dockerfile",
+    },
+    "git_shaped": {
+        "sdk": "mcp1-lowlevel",
+        "server": "mcp_weather_git.cli:app",
+        "dependencies": "poetry.lock",
+        "python_version": "3.13",
+        "source_paths": ["src/mcp_weather_git"],
+        "dockerfile": "Dockerfile",
+    },
+    "mcp2_factory": {
+        "sdk": "mcp2-mcpserver",
+        "server": "weather_mcp.server:create_server",
+        "dependencies": "pyproject.toml",
+        "python_version": "3.13",
+        "source_paths": ["weather_mcp"],
+        "dockerfile": "Dockerfile",
+    },
+    "mcp2_lowlevel": {
+        "sdk": "mcp2-lowlevel",
+        "server": "app:server",
+        "dependencies": "requirements.txt",
+        "python_version": "3.12",
+        "source_paths": ["app.py", "forecast.py"],
+        "dockerfile": "Dockerfile.mcp",
+    },
+    "fastmcp4_app": {
+        "sdk": "fastmcp",
+        "server": "weather_app.server:mcp",
+        "dependencies": "uv.lock",
+        "python_version": "3.13",
+        "source_paths": ["src/weather_app"],
+        "dockerfile": "Dockerfile",
+    },
+    "fastmcp3_typer": {
+        "sdk": "fastmcp",
+        "server": "cli:app",
+        "dependencies": "requirements.txt",
+        "python_version": "3.13",
+        "source_paths": ["cli.py", "forecast.py"],
+        "dockerfile": "Dockerfile",
+    },
+    "mcp2_module_main": {
+        "sdk": "mcp2-mcpserver",
+        "server": "weather",
+        "dependencies": "requirements.txt",
+        "python_version": "3.13",
+        "source_paths": ["weather"],
+        "dockerfile": "Dockerfile",
     },
 }
+# What no code can tell, given with --data: the variables and system packages a deployment needs.
+DATA = {
+    "fastmcp_repo": {
+        "env_vars": [{"name": "WEATHER_API_KEY", "description": "Key for the weather API"}, "UNITS=metric"]
+    },
+    "lowlevel_repo": {"env_vars": ["UNITS=metric"]},
+    "git_shaped": {"system_packages": ["git"]},
+}
+# The SDK each fixture is written for, as installed to run it locally (tests/sdk_envs.py).
+SDK_REQUIREMENT = {
+    "fastmcp_repo": "mcp==1.30.0",
+    "lowlevel_repo": "mcp==1.30.0",
+    "time_shaped": "mcp==1.30.0",
+    "git_shaped": "mcp==1.30.0",
+    "mcp2_factory": "mcp==2.3.0",
+    "mcp2_lowlevel": "mcp==2.3.0",
+    "fastmcp4_app": "fastmcp==4.2.3",
+    "fastmcp3_typer": "fastmcp==3.4.11",
+    "mcp2_module_main": "mcp==2.3.0",
+}
+# Kept for the tests that give every answer: the detected ones and the data.
+ANSWERS = {name: {**answers, **DATA.get(name, {})} for name, answers in DETECTED.items()}
 
 _git = local["git"].with_env(
     GIT_AUTHOR_NAME="Fixture",

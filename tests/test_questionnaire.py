@@ -9,23 +9,36 @@ from extensions import answers
 
 # (question, bad answer, words the message must contain)
 BAD_ANSWERS = [
-    ("entry_point", "/srv/app/server.py", "entry_point: '/srv/app/server.py' is absolute"),
-    ("entry_point", "../server.py", "leaves the project"),
-    ("entry_point", "server.txt", "is not a .py file"),
-    ("entry_point", "src/my server.py", "spaces"),
-    ("entry_point", "my-server.py", "not an importable module name"),
-    ("entry_point", "mcp.py", "would shadow the 'mcp' module"),
-    ("entry_point", "tests/server.py", ".dockerignore"),
-    ("server_object", "my-server", "server_object: 'my-server' is not a Python variable name"),
-    ("server_object", "class", "not a Python variable name"),
-    ("extra_paths", "tools/", "extra_paths: expected a YAML list"),
-    ("extra_paths", ["/etc/passwd"], "is absolute"),
-    ("extra_paths", ["../shared"], "leaves the project"),
-    ("extra_paths", ["tools/*.py"], "wildcards"),
-    ("extra_paths", ["."], "would copy the whole project"),
-    ("extra_paths", ["tests/"], "kept out of the image by .dockerignore"),
-    ("extra_paths", ["tools", "tools/"], "listed twice"),
-    ("extra_paths", ["server.py"], "is the entry point"),
+    ("server", "", "server: expected MODULE:NAME"),
+    ("server", "my-server:mcp", "server: 'my-server' is not an importable module path"),
+    ("server", "server:create_server()", "name the function without ()"),
+    ("server", "server:class", "server: 'class' is not a Python name"),
+    ("server", "mcp:app", "would shadow the 'mcp' module"),
+    ("server", "fastmcp.server:app", "would shadow the 'fastmcp' module"),
+    ("server", "/srv/app/server.py:mcp", "server: '/srv/app/server.py' is absolute"),
+    ("server", "../server.py:mcp", "leaves the project"),
+    ("server", "src/server.py", "names a file but no object"),
+    ("server", "tests/server.py:mcp", ".dockerignore pattern 'tests'"),
+    ("source_paths", "tools/", "source_paths: expected a YAML list"),
+    ("source_paths", ["/etc/passwd"], "is absolute"),
+    ("source_paths", ["../shared"], "leaves the project"),
+    ("source_paths", ["tools/*.py"], "wildcards"),
+    ("source_paths", ["."], "would copy the whole project"),
+    ("source_paths", ["tests/"], "kept out of the image by the .dockerignore pattern 'tests'"),
+    ("source_paths", ["docs/guide.md"], ".dockerignore pattern 'docs'"),
+    ("source_paths", ["data/notes.md"], ".dockerignore pattern '**/*.md'"),
+    ("source_paths", [".venv/lib"], ".dockerignore pattern '.venv'"),
+    ("source_paths", ["--chown=0 x"], "contains spaces"),
+    ("source_paths", ["-x"], "starts with '-'"),
+    ("source_paths", ["tools", "tools/"], "listed twice"),
+    ("system_packages", "git", "system_packages: expected a YAML list"),
+    ("system_packages", ["Git"], "system_packages: 'Git' is not a Debian package name"),
+    ("system_packages", ["git; rm -rf /"], "is not a Debian package name"),
+    ("system_packages", ["git", "git"], "listed twice"),
+    ("python_version", "3.9", "python_version: '3.9' is not one of 3.10, 3.11, 3.12, 3.13, 3.14"),
+    ("python_version", "3.13.1", "is not one of"),
+    ("dockerfile", "Containerfile", "dockerfile: 'Containerfile': expected Dockerfile"),
+    ("dockerfile", "Dockerfile.a b", "expected Dockerfile"),
     ("image", "ghcr.io/Acme/App", "image: 'ghcr.io/Acme/App' has uppercase letters"),
     ("image", "ghcr.io/acme/app:1.0", "has a tag"),
     ("image", "ghcr.io/acme/app@sha256:abc", "has a digest"),
@@ -84,8 +97,15 @@ def test_refused_answer_writes_nothing(copie, tmp_path):
 
 
 GOOD_ANSWERS = [
-    ("entry_point", "src/my_server.py"),
-    ("extra_paths", ["tools/", "./models", "formatting.py"]),
+    ("server", "server:mcp"),
+    ("server", "weather.server:create_server"),
+    ("server", "src/weather/server.py:app"),
+    ("server", "mcp_server_time"),
+    ("server", "mcp_server_time:main"),
+    ("source_paths", ["src/weather", "./models", "formatting.py", "lib/helpers.py", "README.md"]),
+    ("system_packages", ["git", "ffmpeg", "libpq5=15.10-0+deb12u1"]),
+    ("python_version", "3.12"),
+    ("dockerfile", "Dockerfile.mcp"),
     ("image", "localhost:5000/acme/app"),
     ("image", "acme/app"),
     ("image", "registry.gitlab.com/acme/group/sub_project"),
@@ -104,7 +124,7 @@ def test_good_answer_is_accepted(copie, question, good):
 def test_defaults_follow_the_answers(copie):
     lowlevel = render(copie, sdk="mcp1-lowlevel", image="ghcr.io/acme/Weather-MCP".lower())
     recorded = (lowlevel / ".copier-answers.mcp-docker.yml").read_text()
-    assert "server_object: app" in recorded
+    assert "server: server:app" in recorded
     assert "url_prefix: weather-mcp" in recorded
     assert "tokens_file: /etc/nginx/mcp-tokens/weather-mcp.map" in recorded
     assert "/etc/letsencrypt/live/mcp.example.com/fullchain.pem" in recorded
@@ -119,7 +139,7 @@ def test_token_variable_name(service, token_var):
         {
             "image": f"ghcr.io/acme/{service}",
             "transport": "sse",
-            "entry_point": "s.py",
+            "server": "s:mcp",
             "sdk": "mcp1-fastmcp",
             "port": 8000,
         }

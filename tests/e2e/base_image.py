@@ -3,11 +3,12 @@
 TEST-ONLY. The rendered Dockerfiles keep ``ARG PYTHON_IMAGE=python:3.13-slim`` / ``FROM
 ${PYTHON_IMAGE}`` for users; tests pass ``--build-arg PYTHON_IMAGE=<STANDIN_TAG>``, and the
 stand-in is also tagged ``python:3.13-slim`` locally so an unmodified ``docker build`` works.
-Its Python is Debian bookworm's (3.11), not 3.13; the layout mimics the official image where
+Its Python is Debian trixie's 3.13, the version of python:3.13-slim (bookworm's 3.11 would hide
+servers that need 3.12 or newer); the layout mimics the official image where
 cheap (``python``/``pip`` links in /usr/bin and /usr/local/bin, ``LANG=C.UTF-8``, ``CMD python3``).
 
 How it is made: ``debootstrap --variant=minbase --include=python3,python3-pip,python3-venv,
-ca-certificates,passwd,git bookworm`` from the machine's own apt mirror (read from
+ca-certificates,passwd,git trixie`` from the machine's own apt mirror (read from
 /etc/apt/sources.list{,.d/*}; nothing else is reachable), ``EXTERNALLY-MANAGED`` removed, then
 ``docker import``. The rootfs tarball is cached under ``CACHE_DIR`` and the image stays in the
 long-lived engine, so this runs once per machine (a recipe hash label triggers a rebuild when the
@@ -51,7 +52,7 @@ from .docker_engine import DockerEngine
 
 STANDIN_TAG = "mcp-template-test/python:3.13-slim-standin"
 UPSTREAM_TAG = "python:3.13-slim"  # also tagged locally, so unmodified Dockerfiles build
-SUITE = "bookworm"
+SUITE = "trixie"
 INCLUDE = ("python3", "python3-pip", "python3-venv", "ca-certificates", "passwd", "git")
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 KEYRING = Path("/usr/share/keyrings/debian-archive-keyring.gpg")
@@ -86,7 +87,8 @@ class BaseImageError(RuntimeError):
 
 # ---------------------------------------------------------------- host configuration
 def apt_mirror() -> str:
-    """The Debian mirror URI this machine's apt uses for bookworm (one-line or deb822 format)."""
+    """The Debian archive this machine's apt uses (one-line or deb822 format); trixie is read from it
+    even where the machine itself runs bookworm."""
     files = [Path("/etc/apt/sources.list")]
     d = Path("/etc/apt/sources.list.d")
     if d.is_dir():
@@ -104,13 +106,14 @@ def apt_mirror() -> str:
                         continue
                     k, v = line.split(":", 1)
                     fields[k.strip().lower()] = v.strip()
-                if "deb" in fields.get("types", "").split() and SUITE in fields.get("suites", "").split():
+                uris = fields.get("uris", "").split()
+                if "deb" in fields.get("types", "").split() and uris and uris[0].rstrip("/").endswith("/debian"):
                     if fields.get("enabled", "yes").lower() != "no":
                         return fields["uris"].split()[0].rstrip("/")
         else:
             for line in text.splitlines():
                 parts = re.sub(r"\[[^]]*\]", "", line.split("#", 1)[0]).split()
-                if len(parts) >= 3 and parts[0] == "deb" and parts[2] == SUITE:
+                if len(parts) >= 3 and parts[0] == "deb" and parts[1].rstrip("/").endswith("/debian"):
                     return parts[1].rstrip("/")
     return DEFAULT_MIRROR
 

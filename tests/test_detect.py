@@ -1,0 +1,80 @@
+"""Reading an existing repository gives the questionnaire's defaults (extensions/detect.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fixture_repos import DETECTED, FIXTURES
+
+from extensions.detect import detect
+from extensions.generations import NEW_PROJECT_GENERATION
+
+
+@pytest.mark.parametrize("fixture", DETECTED)
+def test_each_fixture_repository_is_read_as_its_owner_runs_it(fixture):
+    found = detect(FIXTURES / fixture)
+    assert found.found_server
+    answers = {key: getattr(found, key) for key in DETECTED[fixture]}
+    assert answers == DETECTED[fixture]
+    assert found.summary().startswith("found ")
+
+
+def test_an_empty_folder_is_a_new_project_on_mcp_2(tmp_path):
+    found = detect(tmp_path)
+    assert not found.found_server and found.sdk == NEW_PROJECT_GENERATION == "mcp2-mcpserver"
+    assert found.summary() == "no MCP server found (a new project)"
+
+
+def test_two_servers_make_detection_unsure_and_it_says_what_it_found(tmp_path):
+    (tmp_path / "a.py").write_text("from fastmcp import FastMCP\n\nmcp = FastMCP('a')\n")
+    (tmp_path / "b.py").write_text("from fastmcp import FastMCP\n\nother = FastMCP('b')\n")
+    found = detect(tmp_path)
+    assert not found.sure
+    assert found.server == "a:mcp"
+    assert "also found b:other" in found.summary()
+
+
+def test_a_lowlevel_server_without_handlers_in_view_takes_the_pinned_major(tmp_path):
+    (tmp_path / "server.py").write_text("from mcp.server import Server\n\napp = Server('x')\n")
+    (tmp_path / "requirements.txt").write_text("mcp>=1.23,<2\n")
+    found = detect(tmp_path)
+    assert (found.sdk, found.sure) == ("mcp1-lowlevel", False)
+    assert "read from the dependency pins" in found.summary()
+
+
+def test_tests_virtualenvs_and_the_templates_own_files_are_not_read(tmp_path):
+    for folder in ("tests", ".venv/lib", "venv"):
+        (tmp_path / folder).mkdir(parents=True, exist_ok=True)
+        (tmp_path / folder / "s.py").write_text("from fastmcp import FastMCP\nmcp = FastMCP('t')\n")
+    (tmp_path / "mcp_serve.py").write_text("from fastmcp import FastMCP\nSERVER_CLASS = FastMCP\n")
+    assert not detect(tmp_path).found_server
+
+
+def test_unparsable_and_odd_files_do_not_stop_detection(tmp_path):
+    (tmp_path / "broken.py").write_text("def (:\n  FastMCP\n")
+    (tmp_path / "binary.py").write_bytes(b"\xff\xfe\x00FastMCP")
+    (tmp_path / "pyproject.toml").write_text("[project\nbroken")
+    (tmp_path / ".python-version").write_text("pypy3.10\n")
+    found = detect(tmp_path)
+    assert not found.found_server and found.python_version == "3.13"
+
+
+@pytest.mark.parametrize(
+    ("requires", "expected"), [(">=3.10", "3.13"), (">=3.10,<3.13", "3.12"), ("==3.11.*", "3.11"), (">=3.14", "3.14")]
+)
+def test_python_follows_requires_python(tmp_path, requires, expected):
+    (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\nrequires-python = "{requires}"\n')
+    assert detect(tmp_path).python_version == expected
+
+
+def test_python_version_file_wins(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nrequires-python = ">=3.10"\n')
+    (tmp_path / ".python-version").write_text("3.11.9\n")
+    assert detect(tmp_path).python_version == "3.11"
+
+
+def test_own_dockerfile_only_matters_on_the_first_copy(tmp_path: Path):
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    assert detect(tmp_path, first_copy=True).dockerfile == "Dockerfile.mcp"
+    assert detect(tmp_path, first_copy=False).dockerfile == "Dockerfile"
