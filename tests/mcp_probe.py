@@ -57,7 +57,8 @@ async def _call_once(url, transport, tool, arguments, **kwargs) -> tuple[list[st
 
 def list_and_call(url: str, transport: str, tool: str = "add", arguments: dict | None = None, **kwargs):
     """initialize, tools/list, tools/call: returns (tool names, text of the result)."""
-    return anyio.run(lambda: _call_once(url, transport, tool, arguments or {"a": 2, "b": 3}, **kwargs))
+    arguments = {"a": 2, "b": 3} if arguments is None else arguments
+    return anyio.run(lambda: _call_once(url, transport, tool, arguments, **kwargs))
 
 
 async def _progress_timing(url, transport, steps, wait_seconds, **kwargs) -> dict:

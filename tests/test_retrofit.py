@@ -1,48 +1,96 @@
-"""Applying the template to an existing server repository keeps every file of the user's."""
+"""Applying the template to existing server repositories: defaults read from the code, every file of
+the user's kept, and the server served by the wiring as its owner wrote it.
+
+The repositories (tests/fixtures) are written in the shapes of real ones: module-level objects,
+factories, click and typer commands, a package run as `python -m`, src layouts with relative
+imports, pyproject-only dependencies, uv.lock and poetry.lock. Each runs here in a virtual
+environment with its SDK (the end-to-end suite builds and runs them in containers).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import anyio
+import httpx
 import pytest
-from fixture_repos import apply_template
+import yaml
+from fixture_repos import DATA, DETECTED, SDK_REQUIREMENT, apply_template, checkout_fixture, snapshot
+from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing
+from sdk_envs import EXTRAS, environment
+from served_project import serving
 
 from extensions.gitignore import add_lines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-USER_FILES = {
-    "weather.py": "from mcp.server.fastmcp import FastMCP\n\nserver = FastMCP('weather')\n",
-    "requirements.txt": "mcp[cli]==1.30.0\nhttpx\n",
-    "README.md": "# Weather\n\nMy server.\n",
-    ".mcp.json": '{"mcpServers": {"local": {"command": "python", "args": ["weather.py"]}}}\n',
-    "tools/forecast.py": "def forecast():\n    return 'sunny'\n",
-}
+ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
+CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
+CUSTOM_ROUTES = {"fastmcp_repo", "mcp2_factory", "fastmcp4_app", "fastmcp3_typer", "mcp2_module_main"}
+ENDPOINT = {"streamable-http": "/mcp", "sse": "/sse"}
 
 
-def _apply(project: Path, **answers) -> None:
-    apply_template(project, **{"entry_point": "weather.py", "server_object": "server", **answers})
+def gitignore_after(before: bytes) -> bytes:
+    """The user's .gitignore with VERSION and .env appended, each only if it was not there."""
+    text = before.decode()
+    present = {line.strip().lstrip("/") for line in text.splitlines()}
+    missing = "".join(f"{line}\n" for line in ("VERSION", ".env") if line not in present)
+    return (text + ("\n" if missing and text and not text.endswith("\n") else "") + missing).encode()
 
 
-@pytest.mark.parametrize(
-    "gitignore", ["__pycache__/\n.venv\n", "__pycache__/\n.venv", ""], ids=["newline", "no-newline", "absent"]
-)
-def test_existing_files_are_kept(tmp_path, gitignore):
-    for name, text in USER_FILES.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    if gitignore:
-        (tmp_path / ".gitignore").write_text(gitignore)
+@pytest.mark.parametrize("fixture", DETECTED)
+def test_copy_with_defaults_reads_the_code_and_keeps_every_file(tmp_path, fixture):
+    repo = checkout_fixture(fixture, tmp_path / fixture)
+    before = snapshot(repo)
+    apply_template(repo, **DATA.get(fixture, {}))
+    recorded = yaml.safe_load((repo / ANSWERS_FILE).read_text())
+    assert {key: recorded[key] for key in DETECTED[fixture]} == DETECTED[fixture]
+    after = snapshot(repo)
+    for name, content in before.items():
+        expected = gitignore_after(content) if name == ".gitignore" else content
+        assert after[name] == expected, f"{name} changed"
+    # No second list of dependencies next to the project's own, and no example server.
+    assert ("requirements.txt" in after) == ("requirements.txt" in before)
+    template_python = {"mcp_serve.py", "healthcheck.py", "sdk_check.py"}
+    assert not [name for name in after if name not in before and name.endswith(".py") and name not in template_python]
 
-    _apply(tmp_path, extra_paths=["tools/"])
-    _apply(tmp_path, extra_paths=["tools/"])  # applied again: still nothing lost or doubled
 
-    for name, text in USER_FILES.items():
-        assert (tmp_path / name).read_text() == text, f"{name} was changed"
-    expected = (gitignore + "\n" if gitignore and not gitignore.endswith("\n") else gitignore) + "VERSION\n.env\n"
-    assert (tmp_path / ".gitignore").read_text() == expected
-    assert "COPY weather.py weather.py" in (tmp_path / "Dockerfile").read_text()
-    assert 'SERVER_OBJECT = "server"' in (tmp_path / "mcp_serve.py").read_text()
+@pytest.mark.parametrize("transport", ["streamable-http", "sse"])
+@pytest.mark.parametrize("fixture", DETECTED)
+def test_the_wiring_serves_each_repository_as_written(tmp_path, fixture, transport):
+    repo = checkout_fixture(fixture, tmp_path / fixture)
+    apply_template(repo, transport=transport, use_nginx=False, **DATA.get(fixture, {}))
+    python = environment(SDK_REQUIREMENT[fixture], *EXTRAS)
+    with serving(repo, python=python, MCP_TRANSPORT=transport, WEATHER_API_KEY="k-123") as base:
+        url = base + ENDPOINT[transport]
+        tools, text = list_and_call(url, transport, "get_forecast", {"city": "Oslo"})
+        assert CONTRACT_TOOLS <= set(tools) and text == "Sunny in Oslo"
+        assert list_and_call(url, transport, "get_setting", {"name": "WEATHER_API_KEY"})[1] == "k-123"
+        timing = progress_timing(url, transport, steps=3, wait_seconds=1.5)
+        report = probe_with_mcp2_client(url, transport, tool="lifespan_entries", arguments={})
+        # The lifespan is entered once for the process, after all these requests (SSE: once per connection).
+        entries = list_and_call(url, transport, "lifespan_entries", {})[1]
+        if fixture in CUSTOM_ROUTES:
+            assert httpx.get(base + "/status").text == "ok"
+    assert timing["notifications"] == 3 and timing["text"] == "done after 3 steps"
+    assert timing["first_progress_after"] < timing["result_after"] - 1.0
+    assert CONTRACT_TOOLS <= set(report["tools"])
+    if transport == "streamable-http":
+        assert entries == "1" and report["text"] == "1"
+
+
+def test_server_args_reach_a_command_line_entry_point(tmp_path):
+    """time_shaped's click main() takes --units; MCP_SERVER_ARGS is its command line."""
+    repo = checkout_fixture("time_shaped", tmp_path / "time_shaped")
+    apply_template(repo, use_nginx=False)
+    python = environment(SDK_REQUIREMENT["time_shaped"], *EXTRAS)
+
+    async def forecast_description(url: str) -> str:
+        async with mcp_session(url, "streamable-http") as session:
+            tools = await session.list_tools()
+        return next(tool.description for tool in tools.tools if tool.name == "get_forecast")
+
+    with serving(repo, python=python, MCP_SERVER_ARGS="--units imperial") as base:
+        assert "(imperial units)" in anyio.run(forecast_description, base + "/mcp")
 
 
 def test_gitignore_lines_already_present_are_not_added(tmp_path):
@@ -52,8 +100,34 @@ def test_gitignore_lines_already_present_are_not_added(tmp_path):
     assert gitignore.read_text() == "/VERSION\n# secrets\n.env\n"
 
 
+@pytest.mark.parametrize(
+    "gitignore", ["__pycache__/\n.venv\n", "__pycache__/\n.venv", ""], ids=["newline", "no-newline", "absent"]
+)
+def test_applied_twice_nothing_is_lost_or_doubled(tmp_path, gitignore):
+    repo = checkout_fixture("fastmcp_repo", tmp_path / "repo")
+    (repo / ".gitignore").unlink()
+    if gitignore:
+        (repo / ".gitignore").write_text(gitignore)
+    before = snapshot(repo)
+    apply_template(repo)
+    apply_template(repo)
+    after = snapshot(repo)
+    for name, content in before.items():
+        if name != ".gitignore":
+            assert after[name] == content, f"{name} was changed"
+    expected = (gitignore + "\n" if gitignore and not gitignore.endswith("\n") else gitignore) + "VERSION\n.env\n"
+    assert (repo / ".gitignore").read_text() == expected
+
+
 def test_example_server_only_for_a_new_project(tmp_path):
-    _apply(tmp_path / "new", entry_point="src/weather_server.py")
+    apply_template(tmp_path / "new", server="src/weather_server.py:server", sdk="mcp1-fastmcp")
     example = (tmp_path / "new/src/weather_server.py").read_text()
-    assert "mcp = FastMCP(" not in example and "server = FastMCP(" in example
+    assert "server = FastMCP(" in example
     assert (tmp_path / "new/requirements.txt").read_text().splitlines()[-1] == "mcp>=1.23,<2"
+
+
+def test_a_new_package_gets_its_init_files(tmp_path):
+    apply_template(tmp_path / "new", server="weather.tools.server:mcp")
+    assert (tmp_path / "new/weather/__init__.py").is_file() and (tmp_path / "new/weather/tools/__init__.py").is_file()
+    assert "mcp = MCPServer(" in (tmp_path / "new/weather/tools/server.py").read_text()
+    assert yaml.safe_load((tmp_path / "new" / ANSWERS_FILE).read_text())["source_paths"] == ["weather"]
