@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,8 @@ def nginx_assets(tmp_path_factory) -> dict[str, str]:
     cert = ca.issue_cert("mcp.example.com", "localhost", "127.0.0.1")
     cert.private_key_pem.write_to_path(str(folder / "privkey.pem"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "fullchain.pem"))
-    (folder / "tokens.map").write_text('"Bearer test-token" 1;\n')
+    # A token made as DEPLOYMENT.md says (64 hex digits), in the form it writes.
+    (folder / "tokens.map").write_text(f'"~^Bearer {secrets.token_hex(32)}$" 1;\n')
     return {
         "ssl_certificate": str(folder / "fullchain.pem"),
         "ssl_certificate_key": str(folder / "privkey.pem"),

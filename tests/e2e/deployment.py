@@ -8,6 +8,7 @@ registry can be pulled from on these machines.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from .docker_engine import DockerEngine
 from .nginx import Nginx
 from .ports import free_port
 
-TOKEN = "e2e-token-5f1c9a0b7d"
+# A token made as DEPLOYMENT.md says: 64 hex digits (openssl rand -hex 32).
+TOKEN = secrets.token_hex(32)
 ENDPOINTS = {"streamable-http": "/mcp", "sse": "/sse"}
 URL_PREFIX = "tools/weather"
 # What the tests write into .env for the variables the answers declare without a default.
@@ -156,7 +158,7 @@ class Deployment:
 def nginx_answers(workdir: Path, tls: TlsCerts) -> dict:
     """nginx on free loopback ports with the test certificate and a tokens file holding TOKEN."""
     tokens = workdir / "tokens.map"
-    tokens.write_text(f'"Bearer {TOKEN}" 1;\n')
+    tokens.write_text(f'"~^Bearer {TOKEN}$" 1;\n')
     return {
         "public_host": "localhost",
         "url_prefix": URL_PREFIX,
