@@ -337,7 +337,9 @@ def python_version(root: Path, pyproject: dict) -> tuple[str, str]:
         match = re.match(r"^(?:cpython-|python)?(3\.\d+)", pinned[0].strip())
         if match and match.group(1) in SUPPORTED_PYTHONS:
             return match.group(1), ".python-version"
-    own_dockerfile = re.search(r"^FROM\s+(?:docker\.io/)?(?:library/)?python:(3\.\d+)", read_text(root / "Dockerfile"), re.M)
+    own_dockerfile = re.search(
+        r"^FROM\s+(?:docker\.io/)?(?:library/)?python:(3\.\d+)", read_text(root / "Dockerfile"), re.M
+    )
     if own_dockerfile and own_dockerfile.group(1) in SUPPORTED_PYTHONS:
         return own_dockerfile.group(1), "your Dockerfile's FROM"
     requires = pyproject.get("project", {}).get("requires-python")

@@ -23,7 +23,7 @@ from copier_template_extensions import ContextHook
 from jinja2 import pass_context, pass_environment
 from jinja2.ext import Extension
 
-from .tree import NEXT_STEPS, rendered_kinds, template_files
+from .tree import NEXT_STEPS, rendered_kinds
 
 CONFLICT_MARKERS = (b"<<<<<<< before updating", b">>>>>>> after updating")
 
@@ -60,9 +60,15 @@ class FirstCopy(ContextHook):
                 # Copier is rendering the answers file's own name (it blanks it to avoid recursion).
                 return
             self._first_copy = not (destination / answers_file).exists()
-        if self._first_copy and self._kept is None and not self._looking and str(context.get("_copier_phase")) in (
-            "render",
-            "Phase.RENDER",
+        if (
+            self._first_copy
+            and self._kept is None
+            and not self._looking
+            and str(context.get("_copier_phase"))
+            in (
+                "render",
+                "Phase.RENDER",
+            )
         ):
             # The first render of the render phase comes before Copier writes any file.
             self._looking = True

@@ -58,7 +58,9 @@ def create(project: Path, answers: dict) -> list[str]:
                 if write_new(project / init, ""):
                     written.append(str(init))
     if answers.get("dependencies", "requirements.txt") == "requirements.txt":
-        requirements = f"# The server's dependencies; the image installs exactly these.\n{generation.new_project_requirement}\n"
+        requirements = (
+            f"# The server's dependencies; the image installs exactly these.\n{generation.new_project_requirement}\n"
+        )
         if write_new(project / "requirements.txt", requirements):
             written.append("requirements.txt")
     return written

@@ -17,7 +17,9 @@ ANSWERS_FILE_TEMPLATE = "{{ _copier_conf.answers_file }}.jinja"
 # What to do after an update changed a file, by kind of file.
 NEXT_STEPS = {
     "image": "The image changed: ./build-publish.sh, then `docker compose pull && docker compose up -d`.",
-    "compose": "The compose file or example.env changed: compare example.env with your .env, then `docker compose up -d`.",
+    "compose": (
+        "The compose file or example.env changed: compare example.env with your .env, then `docker compose up -d`."
+    ),
     "nginx": (
         "The nginx configuration changed: copy {files} to /etc/nginx/conf.d/ on the proxy host, "
         "then `sudo nginx -t && sudo systemctl reload nginx`."

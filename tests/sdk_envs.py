@@ -23,7 +23,14 @@ EXTRAS = ("click==8.5.1", "typer==0.29.2")
 # The newest release of each package line when these tests were written; the lowest comes from
 # extensions/generations.py. fastmcp is tried on the newest and lowest of each major it supports.
 NEWEST = {"mcp1": "mcp==1.30.0", "mcp2": "mcp==2.3.0"}
-FASTMCP_VERSIONS = ("fastmcp==2.12.0", "fastmcp==2.14.7", "fastmcp==3.0.0", "fastmcp==3.4.11", "fastmcp==4.0.0", "fastmcp==4.2.3")
+FASTMCP_VERSIONS = (
+    "fastmcp==2.12.0",
+    "fastmcp==2.14.7",
+    "fastmcp==3.0.0",
+    "fastmcp==3.4.11",
+    "fastmcp==4.0.0",
+    "fastmcp==4.2.3",
+)
 # The client of the other major: the mcp 2.x SDK's own client, run by tests/mcp2_probe.py.
 MCP2_CLIENT = "mcp==2.3.0"
 

@@ -23,7 +23,9 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
     project = render(copie, **answers)
 
     rendered = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
-    new_project_files = {"server.py"} | ({"requirements.txt"} if answers["dependencies"] == "requirements.txt" else set())
+    new_project_files = {"server.py"} | (
+        {"requirements.txt"} if answers["dependencies"] == "requirements.txt" else set()
+    )
     assert rendered == expected_files(project) | new_project_files
     assert ("nginx/weather-mcp.conf" in rendered) == answers["use_nginx"]
     assert os.access(project / "build-publish.sh", os.X_OK)

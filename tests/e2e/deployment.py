@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import yaml
-from fixture_repos import ANSWERS, apply_template, checkout_fixture, snapshot
+from fixture_repos import DATA, apply_template, checkout_fixture, snapshot
 
 from .certs import TlsCerts
 from .docker_engine import DockerEngine
@@ -39,7 +39,7 @@ class Combination:
 
     @property
     def id(self) -> str:
-        return f"{self.fixture.removesuffix('_repo')}-{self.transport}-{'nginx' if self.nginx else 'direct'}"
+        return f"{self.fixture}-{self.transport}-{'nginx' if self.nginx else 'direct'}"
 
 
 @dataclass
@@ -85,7 +85,10 @@ class Deployment:
     def build(self, build_flags: list[str], **env: str) -> float:
         """`docker build` of the rendered project; env for the build's secrets (CR_PAT)."""
         started = time.monotonic()
-        self.engine.docker.with_env(**env)("build", *build_flags, "--tag", self.image, str(self.repo))
+        dockerfile = self.repo / self.answers.get("dockerfile", "Dockerfile")
+        self.engine.docker.with_env(**env)(
+            "build", *build_flags, "--file", str(dockerfile), "--tag", self.image, str(self.repo)
+        )
         return time.monotonic() - started
 
     def compose_up(self) -> None:
@@ -176,11 +179,15 @@ def unique_image(name: str) -> str:
 
 
 def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: TlsCerts) -> Deployment:
-    """The user's repository (committed in git), with the template applied for this combination."""
+    """The user's repository (committed in git), with the template applied for this combination.
+
+    The answers about the code (generation, server, dependencies, ...) are not given: they are
+    what `copier copy --defaults` reads from the repository.
+    """
     repo = checkout_fixture(combination.fixture, workdir / "repo")
     before = snapshot(repo)
     answers = {
-        **ANSWERS[combination.fixture],
+        **DATA.get(combination.fixture, {}),
         "transport": combination.transport,
         "image": unique_image(combination.id),
         "port": free_port(),
@@ -189,4 +196,5 @@ def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: T
     if combination.nginx:
         answers |= nginx_answers(workdir, tls)
     apply_template(repo, **answers)
-    return Deployment(combination, repo, answers, engine, before)
+    recorded = yaml.safe_load((repo / ".copier-answers.mcp-docker.yml").read_text())
+    return Deployment(combination, repo, {**recorded, **answers}, engine, before)

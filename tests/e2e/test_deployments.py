@@ -1,7 +1,13 @@
-"""Every rendered deployment that yields a server: built, run by its compose file, called for real.
+"""Every generation x transport x (nginx with TLS | direct): built, run by its compose file, called for real.
 
-Combinations: {FastMCP, low-level} x {streamable-http, SSE} x {nginx with TLS, direct}, each the
-template applied to an existing server repository (tests/fixtures) committed in git.
+Each generation is deployed from an existing server repository (tests/fixtures) committed in git,
+with the answers `copier copy --defaults` reads from its code:
+
+  mcp1-fastmcp    fastmcp_repo   module-level FastMCP, requirements.txt with an unbounded `mcp`
+  mcp1-lowlevel   lowlevel_repo  low-level Server in a src/ folder with a sibling module
+  mcp2-mcpserver  mcp2_factory   a factory in a package, pyproject.toml dependencies, no lock
+  mcp2-lowlevel   mcp2_lowlevel  on_* handlers, a Dockerfile of its own (ours is Dockerfile.mcp)
+  fastmcp         fastmcp4_app   fastmcp 4 in a src layout, uv.lock
 """
 
 from __future__ import annotations
@@ -11,17 +17,29 @@ import time
 import anyio
 import httpx
 import pytest
-from mcp_probe import list_and_call, mcp_session, progress_timing, result_text
+from answer_sets import TRANSPORTS
+from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
+
+from extensions.generations import GENERATIONS, is_supported
 
 from .deployment import ENV_VALUES, TOKEN, URL_PREFIX, Combination, deploy
 from .ports import free_port
 
+GENERATION_FIXTURE = {
+    "mcp1-fastmcp": "fastmcp_repo",
+    "mcp1-lowlevel": "lowlevel_repo",
+    "mcp2-mcpserver": "mcp2_factory",
+    "mcp2-lowlevel": "mcp2_lowlevel",
+    "fastmcp": "fastmcp4_app",
+}
 COMBINATIONS = [
     Combination(fixture, transport, nginx)
-    for fixture in ("fastmcp_repo", "lowlevel_repo")
-    for transport in ("streamable-http", "sse")
+    for fixture in GENERATION_FIXTURE.values()
+    for transport in TRANSPORTS
     for nginx in (True, False)
 ]
+CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
+CUSTOM_ROUTES = {"fastmcp_repo", "mcp2_factory", "fastmcp4_app"}
 PROXIED = [c for c in COMBINATIONS if c.nginx]
 STREAMABLE = [c for c in COMBINATIONS if c.transport == "streamable-http"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -53,12 +71,16 @@ def _ids(combinations):
     return [c.id for c in combinations]
 
 
+def test_every_generation_is_deployed():
+    assert set(GENERATION_FIXTURE) == set(GENERATIONS)
+
+
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=_ids(COMBINATIONS))
 def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combination):
     deployment = deployments(combination)
     assert deployment.health() == "healthy"
     tools, text = list_and_call(deployment.direct_url, combination.transport)
-    assert {"add", "get_forecast", "get_setting", "slow_progress"} <= set(tools)
+    assert CONTRACT_TOOLS <= set(tools)
     assert text == "5"
     # The extra path made it into the image, and .env reached the server through the compose file.
     assert list_and_call(deployment.direct_url, combination.transport, "get_forecast", {"city": "Oslo"})[1] == (
@@ -68,11 +90,23 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
     if combination.fixture == "fastmcp_repo":
         key = list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "WEATHER_API_KEY"})
         assert key[1] == ENV_VALUES["WEATHER_API_KEY"]
-    # The user's unbounded `mcp` requirement did not pull in mcp 2.x.
-    version = deployment.engine.docker(
-        "exec", deployment.service, "python", "-c", "import mcp, importlib.metadata as m; print(m.version('mcp'))"
+    # The installed SDK is the answered generation's (fastmcp_repo's unbounded `mcp` got 1.x).
+    generation = GENERATIONS[deployment.answers["sdk"]]
+    installed = deployment.engine.docker(
+        "exec",
+        deployment.service,
+        "python",
+        "-c",
+        f"import importlib.metadata as m; print(m.version('{generation.package}'))",
     )
-    assert version.startswith("1.")
+    assert is_supported(generation, installed.strip()), installed
+    report = probe_with_mcp2_client(deployment.direct_url, combination.transport, tool="lifespan_entries", arguments={})
+    assert CONTRACT_TOOLS <= set(report["tools"])
+    if combination.transport == "streamable-http":
+        # Many requests so far, one lifespan: entered once for the process, not per request.
+        assert report["text"] == "1"
+    if combination.fixture in CUSTOM_ROUTES:
+        assert httpx.get(f"http://127.0.0.1:{deployment.answers['port']}/status", timeout=10).text == "ok"
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=_ids(COMBINATIONS))
@@ -95,6 +129,13 @@ def test_through_nginx_with_tls_and_a_token(deployments, combination, tls_certs)
         deployment.proxied_url, combination.transport, headers=AUTH, verify=tls_certs.ssl_context()
     )
     assert "add" in tools and text == "5"
+    report = probe_with_mcp2_client(
+        deployment.proxied_url, combination.transport, headers=AUTH, ca_file=str(tls_certs.ca_bundle)
+    )
+    assert (report["tools"], report["text"]) == (sorted(tools), "5")
+    if combination.fixture in CUSTOM_ROUTES:
+        status = httpx.get(f"{deployment.proxied_base}/status", headers=AUTH, verify=tls_certs.ssl_context())
+        assert status.text == "ok"
     if combination.transport == "sse":
         # The endpoint event carries the prefix, so the client's POSTs go back through nginx.
         with httpx.stream("GET", deployment.proxied_url, headers=AUTH, verify=tls_certs.ssl_context(), timeout=10) as r:
@@ -109,7 +150,15 @@ def test_nginx_refuses_without_a_valid_token_before_the_server(deployments, comb
     verify = tls_certs.ssl_context()
     logged_before = deployment.logs()
     body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-    for headers in ({}, {"Authorization": "Bearer wrong-token"}, {"Authorization": TOKEN}):
+    refused = (
+        {},
+        {"Authorization": "Bearer wrong-token"},
+        {"Authorization": TOKEN},
+        {"Authorization": f"Bearer {TOKEN.upper()}"},  # nginx compares strings case-insensitively; ours do not
+        {"Authorization": f"Bearer {TOKEN}x"},
+        {"Authorization": f"Bearer {TOKEN[:-1]}"},
+    )
+    for headers in refused:
         if combination.transport == "sse":
             response = httpx.get(deployment.proxied_url, headers=headers, verify=verify, timeout=10)
         else:
