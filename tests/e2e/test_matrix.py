@@ -1,37 +1,62 @@
-"""Every one of the 64 answer combinations, run: built as rendered, started by its compose file, and
-answering a real MCP client (through nginx with TLS and a token where the answers chose nginx).
+"""A covering set of the answer combinations, run: built as rendered, started by its compose file,
+and answering a real MCP client (through nginx with TLS and a token where the answers chose nginx).
 
-The eight SDK x transport x nginx combinations get the full battery in test_deployments.py; here
-each combination gets one smoke run. With extra paths the template is applied to an existing server
-repository that needs them; without, to an empty folder, so the example server is what runs.
+The full product (5 generations x 2 transports x 4 dependency sources x nginx x private deps x
+extras = 320) is rendered and linted by the fast suite; here every PAIR of answers occurs in at
+least one run (tests/answer_sets.py covering_combinations, 22 runs), except private git
+dependencies with uv.lock or poetry.lock, whose lock would have to be made against the private host.
+Each run is a new project: the example server, and for pyproject.toml, uv.lock and poetry.lock the
+dependency files of tests/fixtures/new_project_locks. The battery on each generation is in
+test_deployments.py.
 """
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
-from answer_sets import combinations
-from fixture_repos import ANSWERS, apply_template, checkout_fixture
+from answer_sets import covering_combinations
+from fixture_repos import FIXTURES, apply_template
 from mcp_probe import list_and_call
 
 from .deployment import TOKEN, Deployment, nginx_answers, unique_image
 from .ports import free_port
 
-COMBINATIONS = list(combinations())
-FIXTURE_FOR_SDK = {"mcp1-fastmcp": "fastmcp_repo", "mcp1-lowlevel": "lowlevel_repo"}
+COVERING = list(covering_combinations())
+LOCK_FILES = {"pyproject.toml": [], "uv.lock": ["uv.lock"], "poetry.lock": ["poetry.lock"]}
 
 
-@pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])
+def new_project(repo, answers) -> None:
+    """An empty folder, with the dependency files its answers name and the paths they copy."""
+    repo.mkdir()
+    source = FIXTURES / "new_project_locks" / answers["sdk"]
+    if answers["dependencies"] in LOCK_FILES:
+        for name in ["pyproject.toml", *LOCK_FILES[answers["dependencies"]]]:
+            shutil.copy(source / name, repo / name)
+    for path in answers["source_paths"]:
+        if path.endswith("/"):
+            (repo / path / "helper.py").parent.mkdir(parents=True)
+            (repo / path / "helper.py").write_text("HELPER = 1\n")
+        elif path != "server.py":
+            (repo / path).write_text("FORMAT = 1\n")
+
+
+def add_private_requirement(repo, answers, requirement: str) -> None:
+    if answers["dependencies"] == "requirements.txt":
+        with (repo / "requirements.txt").open("a") as requirements:
+            requirements.write(requirement + "\n")
+    else:
+        pyproject = repo / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text().replace('dependencies = ["', f'dependencies = ["{requirement}", "'))
+
+
+@pytest.mark.parametrize("answers", [a for _, a in COVERING], ids=[i for i, _ in COVERING])
 def test_combination_serves(
     answers, tmp_path, docker_engine, docker_build_flags, private_git, private_build_flags, tls_certs
 ):
     answers = {**answers, "image": unique_image("matrix"), "port": free_port()}
-    if answers["extra_paths"]:
-        fixture = FIXTURE_FOR_SDK[answers["sdk"]]
-        repo = checkout_fixture(fixture, tmp_path / "repo")
-        fixture_answers = {k: v for k, v in ANSWERS[fixture].items() if k != "env_vars"}
-        answers |= fixture_answers  # the paths that repository really needs
-    else:
-        repo = tmp_path / "repo"
+    repo = tmp_path / "repo"
+    new_project(repo, answers)
     if answers["use_nginx"]:
         answers |= nginx_answers(tmp_path, tls_certs)
     if answers["private_deps"]:
@@ -41,8 +66,7 @@ def test_combination_serves(
     deployment = Deployment(None, repo, answers, docker_engine, {})
     try:
         if answers["private_deps"]:
-            with (repo / "requirements.txt").open("a") as requirements:
-                requirements.write(private_git.requirement() + "\n")
+            add_private_requirement(repo, answers, private_git.requirement())
             deployment.build(private_build_flags, CR_PAT=private_git.token)
         else:
             deployment.build(docker_build_flags)
@@ -54,5 +78,10 @@ def test_combination_serves(
             kwargs = {"headers": {"Authorization": f"Bearer {TOKEN}"}, "verify": tls_certs.ssl_context()}
         tools, text = list_and_call(deployment.url, answers["transport"], **kwargs)
         assert "add" in tools and text == "5"
+        docker = docker_engine.docker
+        for package in answers["system_packages"]:
+            assert docker("exec", deployment.service, package, "--version").strip()
+        if answers["private_deps"]:
+            docker("exec", deployment.service, "python", "-c", "import private_helpers")
     finally:
         deployment.stop()
