@@ -22,7 +22,8 @@ TEST_REQUIREMENTS = "tests/requirements.txt"
 def tests(session: nox.Session) -> None:
     """The fast suite: every answer combination rendered and linted, validators, retrofit, local wiring."""
     session.install("-r", TEST_REQUIREMENTS)
-    session.run("pytest", "-m", "not e2e", *session.posargs)
+    # Two workers: the machines CI runs on have two cores, and the matrix renders are CPU-bound.
+    session.run("pytest", "-m", "not e2e", "-n", "2", *session.posargs)
 
 
 @nox.session

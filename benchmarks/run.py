@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -29,16 +30,19 @@ RENDER_RUNS = 7
 CALLS = 200
 
 RENDER_CASES = {
-    "defaults (FastMCP, streamable-http, nginx)": {},
-    "low-level, SSE, nginx, private deps, env vars, extra paths": {
+    "defaults (new project: MCPServer, streamable-http, nginx)": {},
+    "mcp 1.x low-level, SSE, uv.lock, private deps, env vars, source paths": {
         "sdk": "mcp1-lowlevel",
         "transport": "sse",
+        "dependencies": "uv.lock",
         "private_deps": "true",
         "env_vars": '["API_KEY", "LOG_LEVEL=info"]',
-        "extra_paths": '["tools/", "formatting.py"]',
+        "source_paths": '["server.py", "tools/", "formatting.py"]',
     },
     "no nginx": {"use_nginx": "false"},
 }
+# Copied into an existing repository: the defaults are read from its code (extensions/detect.py).
+RETROFIT_CASE = "src-layout fastmcp 4 app with uv.lock (tests/fixtures/fastmcp4_app)"
 
 
 def timed_process(args: list[str]) -> tuple[float, float]:
@@ -66,6 +70,23 @@ def render_benchmarks() -> list[tuple[str, str, str, str]]:
         rows.append(
             (f"render: {case}", f"{statistics.median(times):.2f} s", f"{max(times):.2f} s", f"{max(memory):.0f} MiB")
         )
+    times, memory = [], []
+    for _ in range(RENDER_RUNS):
+        with tempfile.TemporaryDirectory() as scratch:
+            destination = Path(scratch) / "repo"
+            shutil.copytree(ROOT / "tests/fixtures/fastmcp4_app", destination)
+            args = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
+            seconds, rss = timed_process([*args, str(ROOT), str(destination)])
+            times.append(seconds)
+            memory.append(rss)
+    rows.append(
+        (
+            f"render into a repository: {RETROFIT_CASE}",
+            f"{statistics.median(times):.2f} s",
+            f"{max(times):.2f} s",
+            f"{max(memory):.0f} MiB",
+        )
+    )
     return rows
 
 
@@ -109,14 +130,18 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
     tls = make_certs(workdir / "tls")
     flags = ["--build-arg", f"PYTHON_IMAGE={base}", *network_flags(engine)]
     rows = []
-    for combination in (
-        Combination("fastmcp_repo", "streamable-http", True),
-        Combination("lowlevel_repo", "sse", True),
-    ):
+    from e2e.test_deployments import GENERATION_FIXTURE
+
+    # One repository per generation, streamable-http behind nginx; and SSE for the oldest wiring.
+    combinations = [Combination(fixture, "streamable-http", True) for fixture in GENERATION_FIXTURE.values()]
+    combinations.append(Combination("lowlevel_repo", "sse", True))
+    for combination in combinations:
         deployment = deploy(combination, workdir / combination.id, engine, tls)
         try:
             cold = deployment.build([*flags, "--no-cache"])
-            (deployment.repo / deployment.answers["entry_point"]).open("a").write("\n# edited\n")
+            source = deployment.repo / deployment.answers["source_paths"][0]
+            edited = source if source.is_file() else sorted(source.rglob("*.py"))[0]
+            edited.open("a").write("\n# edited\n")
             warm = deployment.build(flags)
             size = int(engine.docker("image", "inspect", "--format", "{{.Size}}", deployment.image)) / 2**20
             deployment.compose_up()
@@ -131,7 +156,7 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
                 verify=tls.ssl_context(),
             )
             busy = memory_mib(engine, deployment.service)
-            name = combination.id.removesuffix("-nginx")
+            name = f"{deployment.answers['sdk']} ({combination.fixture}, {combination.transport})"
             rows += [
                 (f"{name}: image build, no cache / after editing the server", f"{cold:.1f} s", f"{warm:.1f} s", ""),
                 (f"{name}: image size (stand-in base)", f"{size:.0f} MiB", "", ""),

@@ -54,18 +54,21 @@ RESERVED_MODULES = frozenset(
     {"mcp", "fastmcp", "mcp_serve", "healthcheck", "sdk_check", "uvicorn", "starlette", "anyio", "pydantic"}
 )
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Whole answers are compared with fullmatch: a `$` would also match before a trailing newline.
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# The service (image basename) names files (nginx/NAME.conf), containers and nginx zones.
+MAX_SERVICE_NAME = 100
 _ENV_DEFAULT_FORBIDDEN = re.compile(r"[\s\"'$`{}#\\]")
 _PATH_FORBIDDEN = re.compile(r"[\s*?\[\]\\\"'$;{}]")
-_IMAGE_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_IMAGE_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _REGISTRY_HOST = re.compile(
-    r"^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?$"
+    r"(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::[0-9]{1,5})?"
 )
-_HOSTNAME_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+_HOSTNAME_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 _SERVER_PATH_FORBIDDEN = re.compile(r"[\s;{}\"'$#\\]")
-_DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+_DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
 def _relative_path_error(question: str, value: Any, *, what: str) -> str:
@@ -181,7 +184,7 @@ def system_packages_error(value: Any) -> str:
         return "system_packages: expected a YAML list of Debian package names, e.g. [git, ffmpeg]"
     for item in value:
         name, _, version = item.partition("=")
-        if not _DEBIAN_PACKAGE.match(name) or (version and not re.match(r"^[A-Za-z0-9.+~:-]+$", version)):
+        if not _DEBIAN_PACKAGE.fullmatch(name) or (version and not re.fullmatch(r"[A-Za-z0-9.+~:-]+", version)):
             return f"system_packages: {item!r} is not a Debian package name (optionally =version), e.g. git"
     if len(set(value)) != len(value):
         return "system_packages: a package is listed twice"
@@ -195,7 +198,7 @@ def python_version_error(value: Any) -> str:
 
 
 def dockerfile_error(value: Any) -> str:
-    if not isinstance(value, str) or not re.match(r"^Dockerfile(?:\.[A-Za-z0-9_-]+)?$", value):
+    if not isinstance(value, str) or not re.fullmatch(r"Dockerfile(?:\.[A-Za-z0-9_-]+)?", value):
         return f"dockerfile: {value!r}: expected Dockerfile, or Dockerfile.NAME next to a Dockerfile of yours"
     return ""
 
@@ -234,7 +237,7 @@ def env_vars_error(value: Any) -> str:
             return f"env_vars: {item!r} is neither NAME, NAME=default nor {{name: ..., default: ..., description: ...}}"
         var = parse_env_var(item)
         name = var["name"]
-        if not _ENV_NAME.match(name or ""):
+        if not _ENV_NAME.fullmatch(name or ""):
             return (
                 f"env_vars: {name!r} is not a valid variable name; "
                 "expected letters, digits and '_', not starting with a digit"
@@ -264,13 +267,17 @@ def image_error(value: Any) -> str:
         return f"image: {value!r} names only a registry; expected {what}"
     if path[0] == registry_host(value):
         registry, *path = path
-        if not _REGISTRY_HOST.match(registry) or not path:
+        if not _REGISTRY_HOST.fullmatch(registry) or not path:
             return f"image: {value!r} does not name a repository on {registry}; expected {what}"
     if ":" in path[-1]:
         return f"image: {value!r} has a tag; build-publish.sh adds the tags, so expected {what}"
     for component in path:
-        if not _IMAGE_COMPONENT.match(component):
+        if not _IMAGE_COMPONENT.fullmatch(component):
             return f"image: {component!r} is not a valid path component; expected {what}"
+    if len(path[-1]) > MAX_SERVICE_NAME:
+        return f"image: its last part names the service and files; expected at most {MAX_SERVICE_NAME} characters"
+    if len(value) > 255:
+        return f"image: {len(value)} characters; Docker allows at most 255 in an image name"
     return ""
 
 
@@ -279,12 +286,12 @@ def hostname_error(value: Any, question: str, allow_port: bool = False) -> str:
     what = f"a host name such as mcp.example.com (no scheme, no path, {port_words})"
     if not isinstance(value, str) or not value:
         return f"{question}: expected {what}"
-    host, _, port = value.partition(":") if allow_port else (value, "", "")
-    if "://" in value or "/" in value or ":" in host or (port and not port.isdigit()):
+    host, colon, port = value.partition(":") if allow_port else (value, "", "")
+    if "://" in value or "/" in value or ":" in host or (colon and not port.isdigit()):
         return f"{question}: {value!r} is not a bare host name; expected {what}"
     if port and port_error(int(port), question):
         return port_error(int(port), question)
-    if len(host) > 253 or not all(_HOSTNAME_LABEL.match(label) for label in host.split(".")):
+    if len(host) > 253 or not all(_HOSTNAME_LABEL.fullmatch(label) for label in host.split(".")):
         return f"{question}: {value!r} is not a valid lowercase host name; expected {what}"
     return ""
 
@@ -297,7 +304,7 @@ def url_prefix_error(value: Any) -> str:
     segments = prefix.split("/")
     if segments[0] == ".well-known":
         return "url_prefix: .well-known is reserved for discovery documents; expected another path"
-    if not all(_PREFIX_SEGMENT.match(segment) for segment in segments):
+    if not all(_PREFIX_SEGMENT.fullmatch(segment) for segment in segments):
         return f"url_prefix: {value!r} has characters a URL path cannot carry plainly; expected {what}"
     return ""
 
@@ -317,7 +324,7 @@ def server_path_error(value: Any, question: str) -> str:
 
 
 def platform_error(value: Any) -> str:
-    if not isinstance(value, str) or not _PLATFORM.match(value):
+    if not isinstance(value, str) or not _PLATFORM.fullmatch(value):
         return f"platform: {value!r} is not a platform; expected os/arch such as linux/amd64 or linux/arm64"
     return ""
 
@@ -373,6 +380,21 @@ def version_tuple(version: str) -> str:
     return f"({numbers[0]},)" if len(numbers) == 1 else f"({', '.join(numbers)})"
 
 
+def token_variable(identifier: str) -> str:
+    """The client's variable for the bearer token: WEATHER_MCP_TOKEN; a shell name never starts with a digit."""
+    name = re.sub(r"(_MCP)?$", "_MCP_TOKEN", identifier.upper(), count=1)
+    return f"MCP_{name}" if name[0].isdigit() else name
+
+
+def ports_error(port: Any, https_port: Any, http_port: Any) -> str:
+    """With nginx on the Docker host, the container's published port and nginx's must differ."""
+    taken = {"https_port": https_port, "http_port": http_port}
+    for question, value in taken.items():
+        if value == port:
+            return f"{question}: {value} is also the container's port (question port) on the same host; choose another"
+    return ""
+
+
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
     """Everything the files need beyond the answers themselves, computed in one place."""
     image = answers["image"]
@@ -403,7 +425,7 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
         "endpoints": {name: path for name, (path, _) in TRANSPORTS.items()},
         "endpoint_path": endpoint,
         "client_type": client_type,
-        "token_env_var": re.sub(r"(_MCP)?$", "_MCP_TOKEN", identifier.upper(), count=1),
+        "token_env_var": token_variable(identifier),
         "app_env": [parse_env_var(item) for item in answers.get("env_vars") or []],
         "copy_paths": [normalize_path(path) for path in answers.get("source_paths") or []],
         "dockerignore_file": ".dockerignore" if dockerfile == "Dockerfile" else f"{dockerfile}.dockerignore",

@@ -26,6 +26,7 @@ VALIDATORS = (
     "port_error",
     "server_path_error",
     "platform_error",
+    "ports_error",
 )
 HELPERS = (
     "image_basename",

@@ -5,7 +5,8 @@ with a clear message and no change.
 The releases are real git tags of a copy of this working tree: 0.0.1 is the current template with
 real changes undone (older comments, no nginx keepalive, an older uvicorn call, other defaults for
 `port` and `platform`), 0.0.2 is the current template. Release tags of this repository itself, once
-there are any, are each updated to HEAD as well.
+there are any, are each updated to HEAD as well. The update from the real 0.1.0 release (its answers
+migrated to today's) is in test_migration.py.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 from pathlib import Path
 
 import copier
+import jinja2
 import pytest
 import yaml
 from answer_sets import expected_files
@@ -25,7 +27,10 @@ from copier.errors import UserMessageError
 from fixture_repos import apply_template, commit_all, git, snapshot
 from packaging.version import InvalidVersion, Version
 
-from extensions.lifecycle import changed_files
+from extensions import answers as answer_rules
+from extensions.lifecycle import changed_files, update_report
+from extensions.migrate_answers import migrate
+from extensions.tree import AFTER_CHANGE, NEXT_STEPS, rendered_kinds, template_files
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
@@ -37,7 +42,8 @@ OLDER_RELEASE = {
         ("  default: 8000\n", "  default: 8080\n"),  # port
         ("  default: linux/amd64\n", "  default: linux/arm64\n"),  # platform
     ],
-    "template/Dockerfile.jinja": [
+    # The Dockerfile's build stage (requirements.txt's part of it).
+    "template/_partials/_dockerfile.jinja": [
         (
             "# Requirements before code: editing the server does not re-run pip.\n",
             "# Requirements first, for layer caching.\n",
@@ -52,21 +58,31 @@ OLDER_RELEASE = {
     NGINX_TEMPLATE: [("    keepalive 16;\n", "")],
     "template/mcp_serve.py.jinja": [
         (
-            "    # A short graceful shutdown: open SSE streams would otherwise hold `docker stop`"
+            "        # A short graceful shutdown: open streams would otherwise hold `docker stop`"
             " for its full timeout.\n"
-            "    uvicorn.run(app, host=host, port=int(port_text), proxy_headers=True, timeout_graceful_shutdown=5)\n",
-            "    uvicorn.run(app, host=host, port=int(port_text), proxy_headers=True)\n",
+            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=True,"
+            " timeout_graceful_shutdown=5)\n",
+            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=True)\n",
         )
     ],
 }
 
-ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "url_prefix": "weather", "entry_point": "server.py"}
+# A project on mcp 1.x whose server is server.py's `mcp` (the user's own code replaces the example).
+ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "url_prefix": "weather", "sdk": "mcp1-fastmcp", "server": "server:mcp"}
+# The same project as 0.1.0's questionnaire asked for it (entry_point and server_object, not server).
+ANSWERS_0_1 = {
+    "image": "ghcr.io/acme/weather-mcp",
+    "url_prefix": "weather",
+    "sdk": "mcp1-fastmcp",
+    "entry_point": "server.py",
+}
 NGINX_CONF = "nginx/weather-mcp.conf"
 
 USER_SERVER = (
     "from mcp.server.fastmcp import FastMCP\n\nmcp = FastMCP('weather')\n\n\n"
     "@mcp.tool()\ndef forecast(city: str) -> str:\n    return f'sunny in {city}'\n"
 )
+USER_REQUIREMENTS = "mcp>=1.23,<2\nhttpx==0.28.1\n"
 OTHER_TEMPLATE_ANSWERS = "# another template's answers\n_src_path: gh:someone/python-project\nlicense: MIT\n"
 
 
@@ -133,6 +149,16 @@ def files_of(project: Path) -> dict[str, bytes]:
     return {name: data for name, data in snapshot(project).items() if name != ANSWERS_FILE}
 
 
+def template_owned(project: Path) -> set[str]:
+    """The files the template renders for the project's recorded answers (extensions/tree.py)."""
+    return expected_files(project) - {ANSWERS_FILE, ".gitignore"}
+
+
+def deleted_files(project: Path) -> list[str]:
+    """The files `git status` shows as deleted (in the index or the working tree)."""
+    return [line[3:] for line in git(project, "status", "--porcelain").splitlines() if "D" in line[:2]]
+
+
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     """The copier command as a user types it: not a terminal, no colours."""
     result = subprocess.run(
@@ -156,13 +182,20 @@ def tree_state(project: Path) -> tuple[dict[str, bytes], str, str]:
     return snapshot(project), git(project, "status", "--porcelain"), git(project, "rev-parse", "HEAD")
 
 
+def step_shown(kind: str, files: list[str]) -> str:
+    return NEXT_STEPS[kind].format(files=", ".join(files))
+
+
+def step_prefix(kind: str) -> str:
+    """The words a kind's next step starts with, whatever files it names."""
+    return NEXT_STEPS[kind].split("{files}")[0]
+
+
 # --- the releases ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def releases(tmp_path_factory) -> Path:
-    """A git repository of this working tree's template with two release tags, 0.0.1 and 0.0.2."""
-    repo = tmp_path_factory.mktemp("releases") / "mcp-docker-template"
+def copy_working_tree(repo: Path) -> None:
+    """This working tree's template (copier.yml, extensions/, template/), committed or not, into repo."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z", "copier.yml", "extensions", "template"],
         cwd=REPO_ROOT,
@@ -174,6 +207,13 @@ def releases(tmp_path_factory) -> Path:
         if (REPO_ROOT / name).is_file():  # listed but deleted in the working tree: not part of it
             (repo / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / name, repo / name)
+
+
+@pytest.fixture(scope="session")
+def releases(tmp_path_factory) -> Path:
+    """A git repository of this working tree's template with two release tags, 0.0.1 and 0.0.2."""
+    repo = tmp_path_factory.mktemp("releases") / "mcp-docker-template"
+    copy_working_tree(repo)
     current = {name: (repo / name).read_text() for name in OLDER_RELEASE}
     for name, changes in OLDER_RELEASE.items():
         text = current[name]
@@ -217,7 +257,7 @@ def test_update_from_an_earlier_release_keeps_every_user_edit(releases, tmp_path
         dockerfile.read_text().replace("# Requirements first, for layer caching.", USER_DOCKERFILE_COMMENT)
     )
     (project / "server.py").write_text(USER_SERVER)
-    (project / "requirements.txt").write_text("mcp>=1.23,<2\nhttpx==0.28.1\n")
+    (project / "requirements.txt").write_text(USER_REQUIREMENTS)
     commit_all(project, "my edits")
     capsys.readouterr()
 
@@ -236,7 +276,7 @@ def test_update_from_an_earlier_release_keeps_every_user_edit(releases, tmp_path
         expected[name] = edit(expected[name].decode()).encode()
     expected[".copier-answers.yml"] = OTHER_TEMPLATE_ANSWERS.encode()
     expected["server.py"] = USER_SERVER.encode()
-    expected["requirements.txt"] = b"mcp>=1.23,<2\nhttpx==0.28.1\n"
+    expected["requirements.txt"] = USER_REQUIREMENTS.encode()
     result = files_of(project)
     conflicted = result.pop("Dockerfile").decode()
     del expected["Dockerfile"]
@@ -259,47 +299,63 @@ def test_update_from_an_earlier_release_keeps_every_user_edit(releases, tmp_path
     assert "EXPOSE 8080" in conflicted
     assert git(project, "ls-files", "--unmerged", "--", "Dockerfile"), "git does not show the conflict"
 
-    # What the user is told.
+    # What the user is told: the changed files, the conflict, and one next step per kind of change.
     assert "Updating to template version 0.0.2" in shown
-    assert (
-        "Changed (review with `git diff`): DEPLOYMENT.md, Dockerfile, docker-compose.yaml, mcp_serve.py,"
-        " nginx/weather-mcp.conf" in shown
-    )
+    changed = ["Dockerfile", "docker-compose.yaml", "mcp_serve.py", NGINX_CONF]
+    assert f"Changed (review with `git diff`): {', '.join(changed)}\n" in shown
     assert "CONFLICTS: you and the template changed the same lines in Dockerfile." in shown
-    assert "The image changed: ./build-publish.sh" in shown
-    assert "copy nginx/weather-mcp.conf to /etc/nginx/conf.d/" in shown
+    assert step_shown("image", ["Dockerfile", "mcp_serve.py"]) in shown
+    assert step_shown("compose", ["docker-compose.yaml"]) in shown
+    assert step_shown("nginx", [NGINX_CONF]) in shown
+    for kind in NEXT_STEPS.keys() - {"image", "compose", "nginx"}:
+        assert step_prefix(kind) not in shown, f"a next step for {kind} with no {kind} file changed"
 
 
-def without_version(data: bytes) -> bytes:
-    """DEPLOYMENT.md names the template version; renders of a dirty checkout each get a new one."""
-    return re.sub(rb"\(template version [^)]*\)", b"", data)
+def answers_for(src: Path | str, tag: str) -> dict:
+    """The answers to make a project with at tag: 0.1.0's questionnaire asked for entry_point, not server."""
+    questions = yaml.safe_load(git(Path(src), "show", f"{tag}:copier.yml"))
+    return ANSWERS_0_1 if "entry_point" in questions else ANSWERS
 
 
-@pytest.mark.parametrize("tag", release_tags() or [pytest.param(None, marks=pytest.mark.skip("no release tags yet"))])
-def test_update_from_a_release_tag_of_this_repository(tmp_path, tag):
-    """Each release of this repository updates to HEAD keeping the user's edits and answers."""
-    project = committed_project(REPO_ROOT, tmp_path / "project", tag, **ANSWERS)
+def check_update_keeps_the_users_edits(src: Path | str, tag: str, target: str, tmp_path: Path) -> None:
+    """A project made at tag and edited by its user, updated to target: the user's answers (carried
+    over to today's questions), files and edits are all there, and every other file is target's."""
+    project = committed_project(src, tmp_path / "project", tag, **answers_for(src, tag))
     before = recorded_answers(project)
     for name, edit in CLEAN_EDITS.items():
         (project / name).write_text(edit((project / name).read_text()))
     (project / "server.py").write_text(USER_SERVER)
+    (project / "requirements.txt").write_text(USER_REQUIREMENTS)
     commit_all(project, "my edits")
 
-    update(project, vcs_ref="HEAD")
+    update(project, vcs_ref=target)
 
-    assert questions_only(recorded_answers(project)) == questions_only(before)
+    after = recorded_answers(project)
+    carried = migrate(questions_only(before))
+    assert {name: after.get(name) for name in carried} == carried
     assert (project / "server.py").read_text() == USER_SERVER
-    fresh = files_of(render(REPO_ROOT, tmp_path / "fresh", "HEAD", **questions_only(before)))
+    assert (project / "requirements.txt").read_text() == USER_REQUIREMENTS
+    assert deleted_files(project) == []
+    fresh = files_of(render(src, tmp_path / "fresh", target, **questions_only(after)))
     result = files_of(project)
     assert result.keys() == fresh.keys() | {".copier-answers.yml"}
+    owned = template_owned(project)
     for name, data in result.items():
         text = data.decode()
         if name in CLEAN_EDITS and "<<<<<<< before updating" in text:
             assert USER_MARKS[name] in text, f"{name}: the user's edit was lost"
         elif name in CLEAN_EDITS:
-            assert text == CLEAN_EDITS[name](fresh[name].decode()), f"{name}: not HEAD's version plus the user's edit"
-        elif name not in ("server.py", ".copier-answers.yml"):
-            assert without_version(data) == without_version(fresh[name]), f"{name} is not HEAD's version"
+            assert text == CLEAN_EDITS[name](fresh[name].decode()), (
+                f"{name}: not {target}'s version plus the user's edit"
+            )
+        elif name in owned:
+            assert data == fresh[name], f"{name} is not {target}'s version"
+
+
+@pytest.mark.parametrize("tag", release_tags() or [pytest.param(None, marks=pytest.mark.skip("no release tags yet"))])
+def test_update_from_a_release_tag_of_this_repository(tmp_path, tag):
+    """Each release of this repository updates to HEAD keeping the user's edits and answers."""
+    check_update_keeps_the_users_edits(REPO_ROOT, tag, "HEAD", tmp_path)
 
 
 def test_check_update_tells_whether_a_newer_release_exists(releases, tmp_path):
@@ -323,6 +379,90 @@ def test_update_to_the_same_release_changes_nothing(releases, tmp_path, capsys):
     shown = capsys.readouterr().err
     assert "Keeping template version 0.0.2" in shown
     assert "Nothing else changed: the deployment files were already up to date." in shown
+
+
+# --- what the update report asks of the user ------------------------------------------------
+
+
+def test_every_template_file_has_a_kind_and_every_kind_a_next_step():
+    """A file added to template/ without a kind would change unreported; a kind without a step says nothing."""
+    files = template_files()
+    assert "{{ dockerfile }}.jinja" in files and "mcp_serve.py.jinja" in files
+    assert [name for name in files if name not in AFTER_CHANGE] == [], "template files without a kind in AFTER_CHANGE"
+    assert [name for name in AFTER_CHANGE if name not in files] == [], "AFTER_CHANGE names files template/ lacks"
+    assert sorted(set(AFTER_CHANGE.values()) - NEXT_STEPS.keys()) == [], "kinds without a NEXT_STEPS line"
+    assert sorted(NEXT_STEPS.keys() - set(AFTER_CHANGE.values())) == [], "NEXT_STEPS lines no file leads to"
+    assert all(step.strip() for step in NEXT_STEPS.values())
+
+
+def project_kinds(project: Path) -> dict[str, str]:
+    """{rendered file: kind} for the project's recorded answers, as the update report computes it."""
+    recorded = recorded_answers(project)
+    context = {**recorded, **answer_rules.derive(recorded)}
+    environment = jinja2.Environment()
+    return rendered_kinds(lambda text: environment.from_string(text).render(context))
+
+
+def test_update_report_names_the_next_step_of_each_kind_of_change(releases, tmp_path):
+    project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
+    kinds = project_kinds(project)
+    assert set(kinds) == template_owned(project)
+    assert set(kinds.values()) == set(NEXT_STEPS), "a project with nginx has a file of every kind"
+    assert update_report(project, ANSWERS_FILE, kinds) == (
+        "Nothing else changed: the deployment files were already up to date."
+    )
+
+    for kind in NEXT_STEPS:
+        files = sorted(name for name, its_kind in kinds.items() if its_kind == kind)
+        for name in files:
+            with (project / name).open("a") as changed:
+                changed.write("\n")
+        report = update_report(project, ANSWERS_FILE, kinds).splitlines()
+        git(project, "checkout", "--", *files)
+
+        assert report[0] == f"Changed (review with `git diff`): {', '.join(files)}"
+        assert report[1:] == [step_shown(kind, files)], kind
+
+
+# A change to one template file, as a release 0.0.3 after 0.0.2 makes it: (template file, the line
+# after which 0.0.3 adds one, that line, the file it renders to).
+NEXT_RELEASE_CHANGES = {
+    "image": ("template/{{ dockerfile }}.jinja", "EXPOSE", "# 0.0.3: the port above is the container's.", "Dockerfile"),
+    "compose": (
+        "template/docker-compose.yaml.jinja",
+        "restart: unless-stopped",
+        "stop_grace_period: 10s",
+        "docker-compose.yaml",
+    ),
+    "nginx": (NGINX_TEMPLATE, "ssl_session_timeout 1d;", "# 0.0.3: one day of sessions.", NGINX_CONF),
+    "clients": (
+        "template/clients/claude-code.mcp.json.jinja",
+        '"type": {{ client_type | tojson }},',
+        '"timeout": 60000,',
+        "clients/claude-code.mcp.json",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", NEXT_RELEASE_CHANGES)
+def test_update_report_after_a_release_that_changed_one_file(releases, tmp_path, capsys, kind):
+    template_file, anchor, line, rendered = NEXT_RELEASE_CHANGES[kind]
+    repo = tmp_path / "mcp-docker-template"
+    subprocess.run(["git", "clone", "-q", str(releases), str(repo)], check=True)
+    (repo / template_file).write_text(insert_after((repo / template_file).read_text(), anchor, line))
+    commit_all(repo, f"release 0.0.3: a change to {rendered}")
+    git(repo, "tag", "0.0.3")
+    project = committed_project(repo, tmp_path / "project", "0.0.2", **ANSWERS)
+    capsys.readouterr()
+
+    update(project)
+
+    shown = capsys.readouterr().err
+    assert line in (project / rendered).read_text()
+    assert changed_files(project) == sorted([rendered, ANSWERS_FILE])
+    assert f"Changed (review with `git diff`): {rendered}\n{step_shown(kind, [rendered])}\n" in shown
+    for other in NEXT_STEPS.keys() - {kind}:
+        assert step_prefix(other) not in shown, f"a next step for {other} after a change to {rendered} only"
 
 
 # --- re-answering a question ----------------------------------------------------------------
@@ -360,6 +500,72 @@ def test_reanswering_rewrites_what_depends_on_it_and_nothing_else(releases, tmp_
     assert f"Changed (review with `git diff`): {', '.join(depends)}" in capsys.readouterr().err
 
 
+# The user's code and dependency files, in every form the answers can name.
+USER_FILES = {
+    "server.py": USER_SERVER,
+    "requirements.txt": USER_REQUIREMENTS,
+    "pyproject.toml": '[project]\nname = "weather"\nversion = "1.0.0"\ndependencies = ["mcp>=1.23,<2"]\n',
+    "uv.lock": "version = 1\n# the user's lock\n",
+    "poetry.lock": "# the user's lock\n",
+    "weather/__init__.py": "",
+    "weather/server.py": USER_SERVER,
+}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ["server=weather.server:mcp"],
+        ["server=src/app.py:mcp"],
+        ["server=weather"],
+        ["sdk=mcp2-mcpserver"],
+        ["sdk=mcp1-lowlevel", "server=server:app"],
+        ["dependencies=pyproject.toml"],
+        ["dependencies=uv.lock"],
+        ["dependencies=poetry.lock"],
+        ["source_paths=[weather]", "server=weather.server:mcp"],
+    ],
+    ids=lambda data: "+".join(data),
+)
+def test_reanswering_the_server_or_its_dependencies_never_touches_the_users_files(releases, tmp_path, data):
+    """`copier update --vcs-ref :current: --data server=NEW` (0.1.0 deleted the old entry point on that)."""
+    project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
+    for name, text in USER_FILES.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    commit_all(project, "my server and its dependencies")
+    before = snapshot(project)
+    options = [arg for item in data for arg in ("--data", item)]
+
+    result = run_cli(
+        "update", "--trust", "--defaults", "-a", ANSWERS_FILE, "--vcs-ref", ":current:", *options, cwd=project
+    )
+
+    assert result.returncode == 0, result.stderr
+    after = snapshot(project)
+    recorded = recorded_answers(project)
+    for item in data:
+        name, _, value = item.partition("=")
+        assert recorded[name] == yaml.safe_load(value), f"{name} not re-answered"
+    for name, text in USER_FILES.items():
+        assert after.get(name) == text.encode(), f"{name} was changed or deleted"
+    assert deleted_files(project) == []
+    owned = template_owned(project)
+    assert sorted(set(changed_files(project)) - owned - {ANSWERS_FILE}) == [], "a file the template does not own"
+    assert sorted(after.keys() - before.keys() - owned) == [], "a new file besides the template's"
+    assert "Changed (review with `git diff`): " in result.stderr
+
+
+def test_an_invalid_new_answer_stops_the_update(releases, tmp_path):
+    project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
+    state = tree_state(project)
+
+    with pytest.raises(ValueError, match="server: a module named 'mcp' would shadow the 'mcp' module"):
+        update(project, data={"server": "mcp:mcp"}, vcs_ref=copier.VcsRef.CURRENT)
+
+    assert tree_state(project) == state
+
+
 # --- copying into an existing repository ----------------------------------------------------
 
 EXISTING = {
@@ -373,7 +579,9 @@ EXISTING = {
     "server.py": USER_SERVER,
     "clients/claude-code.mcp.json": '{"mcpServers": {}}\n',
 }
-KEPT = [".dockerignore", "Dockerfile", "clients/claude-code.mcp.json", "docker-compose.yaml", "requirements.txt"]
+# What the template would write there too: the user's Dockerfile and .dockerignore are not among
+# them, as the template's Dockerfile is Dockerfile.mcp (with Dockerfile.mcp.dockerignore) then.
+KEPT = ["clients/claude-code.mcp.json", "docker-compose.yaml"]
 
 
 def existing_repository(path: Path) -> Path:
@@ -395,22 +603,32 @@ def test_documented_copy_into_an_existing_repository_keeps_every_file(releases, 
     for name, text in EXISTING.items():
         expected = text + "VERSION\n.env\n" if name == ".gitignore" else text
         assert (project / name).read_text() == expected, f"{name} was changed"
+    # The code was read: the server, its SDK, the Python of the user's Dockerfile, ours beside theirs.
+    recorded = recorded_answers(project)
+    assert {k: recorded[k] for k in ("sdk", "server", "dependencies", "python_version", "dockerfile")} == {
+        "sdk": "mcp1-fastmcp",
+        "server": "server:mcp",
+        "dependencies": "requirements.txt",
+        "python_version": "3.12",
+        "dockerfile": "Dockerfile.mcp",
+    }
+    assert "COPY server.py server.py" in (project / "Dockerfile.mcp").read_text()
+    assert (project / "Dockerfile.mcp.dockerignore").is_file()
     # `copier copy SRC .`: the image, and so the nginx file, is named after the folder.
     assert (project / "mcp_serve.py").is_file() and (project / "nginx/project.conf").is_file()
-    for name in KEPT + ["server.py"]:
+    for name in KEPT:
         assert re.search(rf"^ *skip  {re.escape(name)}$", result.stderr, re.M), f"{name} not shown as skipped"
-    assert f"Already there, so left exactly as they were: {', '.join(sorted([*KEPT, 'server.py']))}." in result.stderr
-    assert (
-        "The template's versions of .dockerignore, Dockerfile, clients/claude-code.mcp.json, docker-compose.yaml "
-        "were NOT written" in result.stderr
-    )
+    assert f"Already there, so left exactly as they were: {', '.join(KEPT)}." in result.stderr
+    assert f"The template's versions of {', '.join(KEPT)} were NOT written" in result.stderr
+    assert "Created " not in result.stdout + result.stderr, "an example server next to the user's"
 
     # The command it prints shows the template's versions next to the user's.
     preview_command = re.search(r"^ +(copier copy .* /tmp/mcp-docker-preview)$", result.stderr, re.M).group(1)
     preview = tmp_path / "preview"
     args = preview_command.split()[1:-1] + [str(preview)]
     assert run_cli(*args, cwd=project).returncode == 0
-    assert "# Requirements before code" in (preview / "Dockerfile").read_text()
+    assert "# Requirements before code" in (preview / "Dockerfile.mcp").read_text()
+    assert (preview / "docker-compose.yaml").read_text().startswith("# project: runs the published image.")
 
 
 def test_copy_into_an_existing_repository_keeps_files_even_with_overwrite(releases, tmp_path, capsys):
@@ -418,46 +636,78 @@ def test_copy_into_an_existing_repository_keeps_files_even_with_overwrite(releas
 
     copier.run_copy(str(releases), str(project), defaults=True, unsafe=True, overwrite=True, quiet=False)
 
-    for name in KEPT + ["server.py", ".copier-answers.yml", "README.md"]:
+    for name in EXISTING.keys() - {".gitignore"}:
         assert (project / name).read_text() == EXISTING[name], f"{name} was overwritten"
     assert "Already there, so left exactly as they were" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("skip", [[], ["Dockerfile", "docker-compose.yaml"]], ids=["plain", "skip-kept-files"])
-def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases, tmp_path, capsys, skip):
+@pytest.mark.parametrize(
+    ("answers", "skip", "conflicts"),
+    [
+        ({}, [], ["docker-compose.yaml"]),
+        ({}, ["docker-compose.yaml"], []),
+        # The user let the template's Dockerfile take the name of theirs: theirs was kept all the same.
+        ({"dockerfile": "Dockerfile"}, [], ["Dockerfile", "docker-compose.yaml"]),
+        ({"dockerfile": "Dockerfile"}, ["Dockerfile", "docker-compose.yaml"], []),
+    ],
+    ids=["plain", "skip-kept-files", "template-dockerfile-named-Dockerfile", "template-dockerfile-skip-kept-files"],
+)
+def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(
+    releases, tmp_path, capsys, answers, skip, conflicts
+):
     """Files the first copy wrote are updated like any project's; the ones it kept are never replaced."""
     project = existing_repository(tmp_path / "project")
-    render(releases, project, "0.0.1", **ANSWERS)
+    render(releases, project, "0.0.1", **ANSWERS, **answers)
     commit_all(project, "deployment files")
+    capsys.readouterr()
 
     update(project, skip_if_exists=skip)
 
     assert "keepalive 16;" in (project / NGINX_CONF).read_text()
     assert "timeout_graceful_shutdown=5" in (project / "mcp_serve.py").read_text()
+    ours = recorded_answers(project)["dockerfile"]
+    if ours != "Dockerfile":
+        assert "# Requirements before code" in (project / ours).read_text()
     unchanged = ["server.py", "requirements.txt", ".copier-answers.yml", "README.md", ".dockerignore"]
-    for name in unchanged + ["clients/claude-code.mcp.json"] + skip:
+    unchanged += ["clients/claude-code.mcp.json"] + skip + ([] if ours == "Dockerfile" else ["Dockerfile"])
+    for name in unchanged:
         assert (project / name).read_text() == EXISTING[name], f"{name} was changed"
+    assert deleted_files(project) == []
     shown = capsys.readouterr().err
-    if not skip:
-        # 0.0.2 changed lines of these two: the user's own files get the change between conflict
-        # markers, with every line of theirs still there.
-        for name in ("Dockerfile", "docker-compose.yaml"):
-            text = (project / name).read_text()
-            assert "<<<<<<< before updating" in text and ">>>>>>> after updating" in text
-            assert all(line in text.splitlines() for line in EXISTING[name].splitlines()), name
-        assert "CONFLICTS: you and the template changed the same lines in Dockerfile, docker-compose.yaml." in shown
+    # 0.0.2 changed lines of these: the user's own files get the change between conflict markers,
+    # with every line of theirs still there.
+    for name in conflicts:
+        text = (project / name).read_text()
+        assert "<<<<<<< before updating" in text and ">>>>>>> after updating" in text
+        assert all(line in text.splitlines() for line in EXISTING[name].splitlines()), name
+    if conflicts:
+        assert f"CONFLICTS: you and the template changed the same lines in {', '.join(conflicts)}." in shown
     else:
         assert "CONFLICTS" not in shown
 
 
-def test_rendered_paths_are_the_files_a_copy_writes(releases, tmp_path):
-    for name, answers in {
-        "nginx": ANSWERS,
-        "direct": {**ANSWERS, "use_nginx": False, "entry_point": "src/weather/server.py"},
-    }.items():
-        project = render(releases, tmp_path / name, "0.0.2", **answers)
-        written = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
-        assert expected_files(project) == written
+@pytest.mark.parametrize(
+    "answers",
+    [
+        ANSWERS,
+        {**ANSWERS, "use_nginx": False, "server": "src/weather/server.py:mcp", "dockerfile": "Dockerfile.mcp"},
+        {**ANSWERS, "sdk": "mcp2-lowlevel", "server": "weather_app.server:server", "dependencies": "uv.lock"},
+    ],
+    ids=["nginx", "direct-file-in-folder", "package-uv-lock"],
+)
+def test_rendered_paths_are_the_files_a_copy_writes(releases, tmp_path, answers):
+    """Besides the rendered files (tree.py's list), a new project gets only its example server."""
+    project = render(releases, tmp_path / "project", "0.0.2", **answers)
+    written = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
+    server_file = answer_rules.new_server_file(answers["server"])
+    module = answers["server"].partition(":")[0]
+    packages = (
+        set() if module.endswith(".py") else {f"{p.as_posix()}/__init__.py" for p in Path(server_file).parents[:-1]}
+    )
+    requirements = (
+        {"requirements.txt"} if answers.get("dependencies", "requirements.txt") == "requirements.txt" else set()
+    )
+    assert written == expected_files(project) | {server_file} | packages | requirements
 
 
 # --- bad situations: a clear message, and nothing changed -----------------------------------
@@ -533,8 +783,15 @@ def _edit_answers(project: Path, old: str, new: str) -> None:
         ("http_port: 80", "http_port: 443", "http_port: must differ from https_port"),
         ("image: ghcr.io/acme/weather-mcp", "image: ghcr.io/Acme/weather-mcp", "image: 'ghcr.io/Acme/weather-mcp' has"),
         ("env_vars: []", "env_vars: [1PASSWORD]", "env_vars: '1PASSWORD' is not a valid variable name"),
+        ("server: server:mcp", "server: mcp:mcp", "server: a module named 'mcp' would shadow the 'mcp' module"),
+        (
+            "source_paths:\n- server.py",
+            "source_paths:\n- docs/",
+            "source_paths: 'docs/' is kept out of the image by the .dockerignore pattern 'docs'",
+        ),
+        ("sdk: mcp1-fastmcp", "sdk: mcp3-fastmcp", "sdk: 'mcp3-fastmcp' is not one of mcp2-mcpserver"),
     ],
-    ids=["choice", "type", "validator", "rule-between-answers", "image", "env-vars"],
+    ids=["choice", "type", "validator", "rule-between-answers", "image", "env-vars", "server", "source-paths", "sdk"],
 )
 def test_hand_broken_answers_file_stops_the_update(project_at_0_0_1, old, new, problem):
     project = project_at_0_0_1

@@ -91,12 +91,13 @@ class Deployment:
         )
         return time.monotonic() - started
 
-    def compose_up(self) -> None:
-        """`cp example.env .env`, fill it in, `docker-compose up -d` with the rendered compose file."""
+    def compose_up(self, **values: str) -> None:
+        """`cp example.env .env`, fill it in (values win), `docker-compose up -d` with the rendered compose file."""
+        filled = {**ENV_VALUES, **values}
         lines = []
         for line in (self.repo / "example.env").read_text().splitlines():
             name = line.split("=", 1)[0]
-            lines.append(f"{name}={ENV_VALUES[name]}" if name in ENV_VALUES else line)
+            lines.append(f"{name}={filled[name]}" if name in filled else line)
         (self.repo / ".env").write_text("\n".join(lines) + "\n")
         self.compose_project = self.service
         self.engine.compose(*self._compose_args(), "up", "-d")

@@ -18,8 +18,10 @@ import anyio
 import httpx
 import pytest
 from answer_sets import TRANSPORTS
+from fixture_repos import DATA
 from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
 
+from extensions.answers import parse_env_var
 from extensions.generations import GENERATIONS, is_supported
 
 from .deployment import ENV_VALUES, TOKEN, URL_PREFIX, Combination, deploy
@@ -82,12 +84,14 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
     tools, text = list_and_call(deployment.direct_url, combination.transport)
     assert CONTRACT_TOOLS <= set(tools)
     assert text == "5"
-    # The extra path made it into the image, and .env reached the server through the compose file.
-    assert list_and_call(deployment.direct_url, combination.transport, "get_forecast", {"city": "Oslo"})[1] == (
-        "Sunny in Oslo"
-    )
-    assert list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "UNITS"})[1] == "metric"
-    if combination.fixture == "fastmcp_repo":
+    # The sibling module or package made it into the image, and .env reached the server through compose.
+    forecast = list_and_call(deployment.direct_url, combination.transport, "get_forecast", {"city": "Oslo"})
+    assert forecast[1] == "Sunny in Oslo"
+    declared = {parse_env_var(item)["name"] for item in DATA.get(combination.fixture, {}).get("env_vars", [])}
+    if "UNITS" in declared:
+        units = list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "UNITS"})
+        assert units[1] == "metric"
+    if "WEATHER_API_KEY" in declared:
         key = list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "WEATHER_API_KEY"})
         assert key[1] == ENV_VALUES["WEATHER_API_KEY"]
     # The installed SDK is the answered generation's (fastmcp_repo's unbounded `mcp` got 1.x).
