@@ -16,7 +16,8 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Tool caches and reports", (".pytest_cache", ".ruff_cache", ".mypy_cache", ".coverage", "htmlcov")),
     ("Version control and editors", (".git", ".gitignore", ".vscode", ".idea", "**/*.swp", "**/.DS_Store")),
     ("Secrets and local state: never in an image", (".env", ".env.*", "VERSION")),
-    ("Tests and documentation (README stays: a build backend may read it)", ("tests", "docs", "**/*.md", "!README.md")),
+    # Only at the top: a source folder's own .md files (prompts, resources) go into the image.
+    ("Tests and the project's documents (README stays: a build backend may read it)", ("tests", "*.md", "!README.md")),
     (
         "The deployment files themselves",
         (

@@ -207,6 +207,15 @@ def answers_file_check(environment, conf: Any) -> str:
             + f"\nFix them in {path.name} (`git log -p {path.name}` shows the earlier ones), commit,"
             " and run the update again."
         )
+    # The new answers given with --data, checked now: later would be after the migration has
+    # rewritten the answers file, and a refusal would then leave the tree changed.
+    given = dict(conf["data"] or {})
+    if given and (problems := answer_problems(questions, {**recorded, **given}, render_validator)):
+        raise UserMessageError(
+            "These answers are refused, so nothing was changed:\n  "
+            + "\n  ".join(problems)
+            + "\nRun it again with other values."
+        )
     return ""
 
 

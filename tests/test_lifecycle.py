@@ -560,7 +560,7 @@ def test_an_invalid_new_answer_stops_the_update(releases, tmp_path):
     project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
     state = tree_state(project)
 
-    with pytest.raises(ValueError, match="server: a module named 'mcp' would shadow the 'mcp' module"):
+    with pytest.raises(UserMessageError, match="server: a module named 'mcp' would shadow the 'mcp' module"):
         update(project, data={"server": "mcp:mcp"}, vcs_ref=copier.VcsRef.CURRENT)
 
     assert tree_state(project) == state
@@ -786,8 +786,8 @@ def _edit_answers(project: Path, old: str, new: str) -> None:
         ("server: server:mcp", "server: mcp:mcp", "server: a module named 'mcp' would shadow the 'mcp' module"),
         (
             "source_paths:\n- server.py",
-            "source_paths:\n- docs/",
-            "source_paths: 'docs/' is kept out of the image by the .dockerignore pattern 'docs'",
+            "source_paths:\n- tests/",
+            "source_paths: 'tests/' is kept out of the image by the .dockerignore pattern 'tests'",
         ),
         ("sdk: mcp1-fastmcp", "sdk: mcp3-fastmcp", "sdk: 'mcp3-fastmcp' is not one of mcp2-mcpserver"),
     ],

@@ -217,15 +217,9 @@ def test_the_release_tag_check_passes_from_0_1_0(releases_0_1_0, tmp_path):
     check_update_keeps_the_users_edits(releases_0_1_0, "0.1.0", "0.2.0", tmp_path)
 
 
-# --- bugs found ----------------------------------------------------------------------------
+# --- found by these tests, and fixed -------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the migrated source_paths answer [server.py, docs/] is refused by 0.2.0's validator (docs is in "
-    "its .dockerignore; 0.1.0 accepted and copied it), and Copier then silently replaces it with the "
-    "detected default: docs/ is no longer copied into the image, and nobody is told",
-)
 def test_update_from_0_1_0_keeps_or_refuses_an_extra_path_that_0_2_0_would_refuse(releases_0_1_0, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
@@ -248,12 +242,6 @@ def test_update_from_0_1_0_keeps_or_refuses_an_extra_path_that_0_2_0_would_refus
     assert "COPY docs docs\n" in (project / "Dockerfile").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="0.2.0's .dockerignore keeps **/*.md out of the build, so the markdown files inside a source folder "
-    "(here the prompts the server reads) are no longer in the image; 0.1.0's '*.md' dropped only the root's, and the "
-    "source_paths check looks at the listed folder only, not at what is in it",
-)
 def test_update_from_0_1_0_keeps_every_file_of_a_source_folder_in_the_build(releases_0_1_0, tmp_path):
     project = tmp_path / "project"
     project.mkdir()
@@ -295,12 +283,6 @@ def dockerignored(project: Path, path: str) -> str:
     return decision
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the before-migration rewrites the answers file before Copier validates --data; an invalid --data "
-    "value then stops the update with the answers file already changed (the tree is dirty, so the next "
-    "`copier update` refuses to run until the user restores the file)",
-)
 def test_update_from_0_1_0_with_an_invalid_new_answer_changes_nothing(releases_0_1_0, tmp_path):
     project, _ = project_at_0_1_0(releases_0_1_0, tmp_path / "project", "new-project")
     state = tree_state(project)
