@@ -134,6 +134,14 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "-q", "-m", message)
 
 
+def gitignore_after(before: bytes) -> bytes:
+    """The user's .gitignore after the template's task: VERSION and .env appended, each only if missing."""
+    text = before.decode()
+    present = {line.strip().lstrip("/") for line in text.splitlines()}
+    missing = "".join(f"{line}\n" for line in ("VERSION", ".env") if line not in present)
+    return (text + ("\n" if missing and text and not text.endswith("\n") else "") + missing).encode()
+
+
 def snapshot(repo: Path) -> dict[str, bytes]:
     return {str(p.relative_to(repo)): p.read_bytes() for p in repo.rglob("*") if p.is_file() and ".git" not in p.parts}
 

@@ -15,7 +15,7 @@ import anyio
 import httpx
 import pytest
 import yaml
-from fixture_repos import DATA, DETECTED, SDK_REQUIREMENT, apply_template, checkout_fixture, snapshot
+from fixture_repos import DATA, DETECTED, SDK_REQUIREMENT, apply_template, checkout_fixture, gitignore_after, snapshot
 from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing
 from sdk_envs import EXTRAS, environment
 from served_project import serving
@@ -27,14 +27,6 @@ ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
 CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
 CUSTOM_ROUTES = {"fastmcp_repo", "mcp2_factory", "fastmcp4_app", "fastmcp3_typer", "mcp2_module_main"}
 ENDPOINT = {"streamable-http": "/mcp", "sse": "/sse"}
-
-
-def gitignore_after(before: bytes) -> bytes:
-    """The user's .gitignore with VERSION and .env appended, each only if it was not there."""
-    text = before.decode()
-    present = {line.strip().lstrip("/") for line in text.splitlines()}
-    missing = "".join(f"{line}\n" for line in ("VERSION", ".env") if line not in present)
-    return (text + ("\n" if missing and text and not text.endswith("\n") else "") + missing).encode()
 
 
 @pytest.mark.parametrize("fixture", DETECTED)

@@ -42,6 +42,11 @@ def docker_engine() -> DockerEngine:
     end. Its images (the stand-in base, build cache) stay on disk, so the next start is quick.
     """
     engine = ensure_docker_engine()
+    if engine.started_here:
+        # Our own daemon (data root under the test cache): what a killed earlier run left
+        # behind, stopped containers and their networks, would only use up address pools.
+        engine.docker.run(["container", "prune", "-f"], retcode=None)
+        engine.docker.run(["network", "prune", "-f"], retcode=None)
     yield engine
     if engine.started_here:
         stop_managed_dockerd()

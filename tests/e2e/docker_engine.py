@@ -51,6 +51,7 @@ SHIM_BIN = RUN_DIR / "bin"
 LOG_FILE = CACHE_DIR / "dockerd.log"
 
 START_TIMEOUT = 90.0
+ADDRESS_POOL = "10.213.0.0/16"
 
 
 class DockerEngineError(RuntimeError):
@@ -254,6 +255,9 @@ def _dockerd_args() -> list[str]:
         f"--host=unix://{SOCKET}",
         f"--pidfile={PIDFILE}",
         f"--exec-root={EXEC_ROOT}",
+        # Room for many compose networks at once (the defaults give about 30): every deployment a
+        # test session runs has one, and the battery keeps twenty running side by side.
+        f"--default-address-pool=base={ADDRESS_POOL},size=24",
     ]
     mtu = _host_mtu()
     if mtu and mtu < 1500:

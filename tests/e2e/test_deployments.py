@@ -18,7 +18,7 @@ import anyio
 import httpx
 import pytest
 from answer_sets import TRANSPORTS
-from fixture_repos import DATA
+from fixture_repos import DATA, gitignore_after
 from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
 
 from extensions.answers import parse_env_var
@@ -116,14 +116,9 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=_ids(COMBINATIONS))
 def test_retrofit_kept_every_user_file(deployments, combination):
     deployment = deployments(combination)
-    after = {name: (deployment.repo / name).read_bytes() for name in deployment.user_files_before}
     for name, before in deployment.user_files_before.items():
-        if name == ".gitignore":
-            text = before.decode()
-            expected = text + ("" if text.endswith("\n") else "\n") + "VERSION\n.env\n"
-            assert after[name].decode() == expected
-        else:
-            assert after[name] == before, f"{name} changed"
+        expected = gitignore_after(before) if name == ".gitignore" else before
+        assert (deployment.repo / name).read_bytes() == expected, f"{name} changed"
 
 
 @pytest.mark.parametrize("combination", PROXIED, ids=_ids(PROXIED))
