@@ -42,3 +42,4 @@ RepositoryDefaults = _rules("jinja_glue").RepositoryDefaults
 DeploymentContext = _rules("jinja_glue").DeploymentContext
 FirstCopy = _rules("lifecycle").FirstCopy
 LifecycleFilters = _rules("lifecycle").LifecycleFilters
+GivenAnswers = _rules("lifecycle").GivenAnswers

@@ -109,7 +109,8 @@ def answer_problems(questions: dict[str, Any], recorded: dict[str, Any], render_
             elif kind == "yaml" and isinstance(value, str):
                 value = yaml.safe_load(value)
         except (TypeError, ValueError, yaml.YAMLError):
-            problems.append(f"{name}: {value!r} is not {'a whole number' if kind == 'int' else 'a ' + kind}")
+            expected = {"int": "a whole number", "bool": "true or false"}.get(kind, f"a {kind}")
+            problems.append(f"{name}: {value!r} is not {expected}")
             continue
         choices = question.get("choices")
         if choices:
@@ -133,6 +134,36 @@ def load_recorded_answers(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise UserMessageError(f"{path.name} does not hold answers (a YAML mapping); nothing was changed.")
     return data
+
+
+# --- answers given on the command line ---------------------------------------------------------
+
+
+class GivenAnswers(ContextHook):
+    """Checks the --data answers' types and choices before Copier parses them.
+
+    Copier itself answers a `--data sdk=unknown` or `--data port=abc` with a traceback; this says
+    which answer is wrong and what is expected, before anything is asked or written. (The
+    validators' own messages Copier shows well already; they run later, as for typed answers.)
+    """
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        self._checked = False
+
+    def hook(self, context: dict[str, Any]) -> None:
+        if self._checked:
+            return
+        self._checked = True
+        conf = context["_copier_conf"]
+        given = dict(conf["data"] or {})
+        if not given:
+            return
+        questions = yaml.safe_load((Path(str(conf["src_path"])) / "copier.yml").read_text(encoding="utf-8"))
+        if problems := answer_problems(questions, given, lambda expression, values: ""):
+            raise UserMessageError(
+                "These --data answers cannot be used, so nothing was done:\n  " + "\n  ".join(problems)
+            )
 
 
 # --- after an update ----------------------------------------------------------------------

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from conftest import render, render_error
 
@@ -161,3 +165,27 @@ def test_default_image_is_named_after_the_destination_folder(tmp_path, monkeypat
     monkeypatch.chdir(project)
     assert answers.default_image_name(".") == "weather-server"
     assert answers.default_image_name(project) == "weather-server"
+
+
+def test_unknown_choice_or_type_on_the_command_line_gets_a_message_not_a_traceback(tmp_path):
+    """Copier itself answers these with a traceback; the template says what is wrong first."""
+    destination = tmp_path / "project"
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD"]
+        + [
+            "--data",
+            "sdk=mcp3-fastmcp",
+            "--data",
+            "port=abc",
+            str(Path(__file__).resolve().parent.parent),
+            str(destination),
+        ],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert "sdk: 'mcp3-fastmcp' is not one of mcp2-mcpserver, mcp2-lowlevel, fastmcp" in result.stderr
+    assert "port: 'abc' is not a whole number" in result.stderr
+    assert not destination.exists()
