@@ -1,7 +1,8 @@
-"""Add lines to a .gitignore that lack them, keeping every existing line and its order.
+"""Add lines to a .gitignore that lacks them, keeping every existing byte, line ending and order.
 
 Run by copier.yml's task after copy and update: Copier itself can only replace a whole
-file, which would lose the user's own entries.
+file, which would lose the user's own entries. The file is handled as bytes, so CRLF line
+endings and files that are not UTF-8 come back exactly as they were, plus the new lines.
 
 usage: python gitignore.py PATH LINE [LINE ...]
 """
@@ -13,14 +14,15 @@ from pathlib import Path
 
 
 def add_lines(path: Path, wanted: list[str]) -> list[str]:
-    """Append the wanted lines that are not there yet; return those added."""
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    present = {line.strip() for line in text.splitlines()}
-    missing = [line for line in wanted if line not in present and f"/{line}" not in present]
+    """Append the wanted lines that are not there yet (also not as /LINE); return those added."""
+    data = path.read_bytes() if path.exists() else b""
+    newline = b"\r\n" if b"\r\n" in data else b"\n"
+    present = {line.strip() for line in data.splitlines()}
+    missing = [line for line in wanted if line.encode() not in present and b"/" + line.encode() not in present]
     if missing:
-        if text and not text.endswith("\n"):
-            text += "\n"
-        path.write_text(text + "".join(f"{line}\n" for line in missing), encoding="utf-8")
+        if data and not data.endswith(b"\n"):
+            data += newline
+        path.write_bytes(data + b"".join(line.encode() + newline for line in missing))
     return missing
 
 

@@ -123,3 +123,18 @@ def test_a_new_package_gets_its_init_files(tmp_path):
     assert (tmp_path / "new/weather/__init__.py").is_file() and (tmp_path / "new/weather/tools/__init__.py").is_file()
     assert "mcp = MCPServer(" in (tmp_path / "new/weather/tools/server.py").read_text()
     assert yaml.safe_load((tmp_path / "new" / ANSWERS_FILE).read_text())["source_paths"] == ["weather"]
+
+
+@pytest.mark.parametrize(
+    "gitignore",
+    [b"__pycache__/\r\n.venv\r\n", "# caché\n*.pyc\n".encode("latin-1"), b"\xef\xbb\xbf# BOM\n.venv"],
+    ids=["crlf", "latin-1", "bom-no-newline"],
+)
+def test_gitignore_keeps_its_line_endings_and_encoding(tmp_path, gitignore):
+    path = tmp_path / ".gitignore"
+    path.write_bytes(gitignore)
+    assert add_lines(path, ["VERSION", ".env"]) == ["VERSION", ".env"]
+    newline = b"\r\n" if b"\r\n" in gitignore else b"\n"
+    separator = b"" if gitignore.endswith(b"\n") else newline
+    assert path.read_bytes() == gitignore + separator + b"VERSION" + newline + b".env" + newline
+    assert add_lines(path, ["VERSION", ".env"]) == []
