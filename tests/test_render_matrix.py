@@ -77,7 +77,7 @@ def check_consistency(project, answers):
         "requirements.txt": "pip install --no-cache-dir -r requirements.txt -c /tmp/sdk-constraint.txt",
         "pyproject.toml": "uv pip install -r pyproject.toml -c /tmp/sdk-constraint.txt",
         "uv.lock": "uv sync --locked --no-dev --no-install-project",
-        "poetry.lock": "poetry sync --only main --no-root",
+        "poetry.lock": "poetry export --only main --format requirements.txt --output /tmp/locked.txt",
     }
     for source, command in install.items():
         assert (command in build) == (source == answers["dependencies"]), source
