@@ -132,6 +132,10 @@ def test_through_nginx_with_tls_and_a_token(deployments, combination, tls_certs)
         deployment.proxied_url, combination.transport, headers=AUTH, verify=tls_certs.ssl_context()
     )
     assert "add" in tools and text == "5"
+    # A client cannot choose the address the server logs for it.
+    forged = {**AUTH, "X-Forwarded-For": "203.0.113.66"}
+    list_and_call(deployment.proxied_url, combination.transport, headers=forged, verify=tls_certs.ssl_context())
+    assert "203.0.113.66" not in deployment.logs()
     report = probe_with_mcp2_client(
         deployment.proxied_url, combination.transport, headers=AUTH, ca_file=str(tls_certs.ca_bundle)
     )
