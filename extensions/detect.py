@@ -458,5 +458,6 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
         result.notes.append("also found " + ", ".join(others))
     if not sure:
         result.notes.append("the low-level Server's mcp major was read from the dependency pins, not the code")
-    result.notes.append(f"dependencies from {result.dependencies}")
+    has_file = (root / result.dependencies).is_file() or result.dependencies != "requirements.txt"
+    result.notes.append(f"dependencies from {result.dependencies}" if has_file else "no dependency file yet")
     return result

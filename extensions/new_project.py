@@ -4,7 +4,7 @@ Run by copier.yml's task after the first copy into a folder without an MCP serve
 are written by this task, not rendered by Copier, so Copier never tracks them: no later
 `copier update` (whatever answers it changes) can replace or delete them. They are the user's.
 
-usage: python new_project.py ANSWERS_FILE      (in the project folder)
+usage: python new_project.py ANSWERS_FILE example|no-example      (in the project folder)
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ def write_new(path: Path, text: str) -> bool:
     return True
 
 
-def create(project: Path, answers: dict) -> list[str]:
-    """The example server, its packages' __init__.py and requirements.txt; returns what was written."""
+def create(project: Path, answers: dict, example: bool = True) -> list[str]:
+    """The example server (when asked), its packages' __init__.py and requirements.txt; returns what was written."""
     written = []
     generation = GENERATIONS[answers["sdk"]]
-    server_file = new_server_file(answers["server"])
+    server_file = new_server_file(answers["server"]) if example else ""
     if server_file:
         environment = jinja2.Environment(loader=jinja2.FileSystemLoader(EXAMPLES), keep_trailing_newline=True)
         text = environment.get_template(f"{generation.answer}.py.jinja").render(
@@ -57,7 +57,10 @@ def create(project: Path, answers: dict) -> list[str]:
                 init = PurePosixPath(*location.split(".")[:depth], "__init__.py")
                 if write_new(project / init, ""):
                     written.append(str(init))
-    if answers.get("dependencies", "requirements.txt") == "requirements.txt":
+    if (
+        answers.get("dependencies", "requirements.txt") == "requirements.txt"
+        and not (project / "pyproject.toml").exists()
+    ):
         requirements = (
             f"# The server's dependencies; the image installs exactly these.\n{generation.new_project_requirement}\n"
         )
@@ -67,7 +70,7 @@ def create(project: Path, answers: dict) -> list[str]:
 
 
 if __name__ == "__main__":
-    answers_file = Path(sys.argv[1])
+    answers_file, example = Path(sys.argv[1]), sys.argv[2] == "example"
     recorded = yaml.safe_load(answers_file.read_text(encoding="utf-8"))
-    for path in create(Path.cwd(), recorded):
-        print(f"Created {path} for the new project (yours from now on).")
+    for path in create(Path.cwd(), recorded, example):
+        print(f"Created {path} (yours from now on).")
