@@ -15,6 +15,7 @@ from typing import Any
 
 from .dockerignore import ignored_by
 from .generations import GENERATIONS, PREDECESSOR, SUCCESSOR
+from .generations import version_tuple as parse_version
 
 TRANSPORTS = {
     # transport answer: (endpoint path, Claude Code / VS Code client "type")
@@ -22,7 +23,6 @@ TRANSPORTS = {
     "sse": ("/sse", "sse"),
 }
 
-DEPENDENCY_SOURCES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock")
 # The installers the image's build stage uses, pinned so a build today and next month agree.
 UV_VERSION = "0.13.9"
 POETRY_VERSION = "2.5.1"
@@ -376,8 +376,7 @@ def other_major(sdk: str) -> dict[str, str] | None:
 
 def version_tuple(version: str) -> str:
     """A Python tuple literal of a version's numbers: '1.23.0' -> '(1, 23, 0)', '2' -> '(2,)'."""
-    numbers = [str(int(part)) for part in version.split(".")]
-    return f"({numbers[0]},)" if len(numbers) == 1 else f"({', '.join(numbers)})"
+    return repr(parse_version(version))
 
 
 def token_variable(identifier: str) -> str:

@@ -19,6 +19,7 @@ try:
 except ImportError:  # Python 3.10
     import tomli as tomllib
 
+from .answers import PYTHON_VERSIONS
 from .generations import GENERATIONS, NEW_PROJECT_GENERATION
 
 # Folders that never hold the server: environments, tooling, tests, docs.
@@ -51,7 +52,6 @@ SKIPPED_FOLDERS = frozenset(
 TEMPLATE_FILES = frozenset({"mcp_serve.py", "healthcheck.py", "sdk_check.py"})
 MAX_FILES = 2000
 MAX_FILE_BYTES = 512 * 1024
-SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 DEFAULT_PYTHON = "3.13"
 
 # (module, name) imported -> generation; "lowlevel" is decided between 1.x and 2.x later.
@@ -177,7 +177,7 @@ class _ServerFinder(ast.NodeVisitor):
         self.returns: dict[str, set[str]] = {}  # function -> names it returns
         self.decorator_v1 = False
         self.typer_apps: set[str] = set()
-        self.command_of: dict[str, tuple[str, str]] = {}  # function -> ("click"|"typer", app name)
+        self.typer_command_of: dict[str, str] = {}  # top-level function -> the app whose command it is
         self._function: str | None = None
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
@@ -190,7 +190,7 @@ class _ServerFinder(ast.NodeVisitor):
         for alias in node.names:
             self.module_aliases[alias.asname or alias.name.split(".")[0]] = alias.name
 
-    def _generation_of(self, func: ast.expr) -> str | None:
+    def generation_of(self, func: ast.expr) -> str | None:
         if isinstance(func, ast.Name):
             return self.class_names.get(func.id)
         if isinstance(func, ast.Attribute):
@@ -205,12 +205,11 @@ class _ServerFinder(ast.NodeVisitor):
         if outer is None:
             self._function = node.name
             for decorator in node.decorator_list:
+                # `@app.command()`: a typer app's command. (A click command needs nothing: its
+                # decorator turns the function itself into the command.)
                 call = decorator.func if isinstance(decorator, ast.Call) else decorator
-                text = ast.unparse(call)
-                if text in ("click.command", "command", "click.group"):
-                    self.command_of[node.name] = ("click", node.name)
-                elif isinstance(call, ast.Attribute) and call.attr in ("command", "callback"):
-                    self.command_of[node.name] = ("typer", ast.unparse(call.value))
+                if isinstance(call, ast.Attribute) and call.attr in ("command", "callback"):
+                    self.typer_command_of[node.name] = ast.unparse(call.value)
         for decorator in node.decorator_list:
             call = decorator.func if isinstance(decorator, ast.Call) else decorator
             if isinstance(call, ast.Attribute) and call.attr in LOWLEVEL_V1_DECORATORS:
@@ -230,7 +229,7 @@ class _ServerFinder(ast.NodeVisitor):
         targets = node.targets if isinstance(node, ast.Assign) else [node.target]
         name = targets[0].id if len(targets) == 1 and isinstance(targets[0], ast.Name) else None
         if isinstance(value, ast.Call):
-            if self._generation_of(value.func):
+            if self.generation_of(value.func):
                 self.made.append((self._function, name, value))
             elif self._function is None and name and ast.unparse(value.func) in ("typer.Typer", "Typer"):
                 self.typer_apps.add(name)
@@ -239,7 +238,7 @@ class _ServerFinder(ast.NodeVisitor):
     visit_AnnAssign = visit_Assign
 
     def visit_Call(self, node: ast.Call) -> None:
-        if self._generation_of(node.func) and not any(node is made for _, _, made in self.made):
+        if self.generation_of(node.func) and not any(node is made for _, _, made in self.made):
             # Made without being assigned to a name: `return FastMCP(...)`, `serve(Server(...))`.
             self.made.append((self._function, None, node))
         self.generic_visit(node)
@@ -272,7 +271,7 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
         module, _ = module_location(root, path)
         relative = path.relative_to(root).as_posix()
         for function, name, call in finder.made:
-            generation = finder._generation_of(call.func) or ""
+            generation = finder.generation_of(call.func) or ""
             if generation == "lowlevel":
                 generation, said = _lowlevel_major(finder, [c for _, _, c in finder.made], pinned_major)
                 sure = sure and said
@@ -282,9 +281,9 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
                 continue
             kind = "factory" if name and name in finder.returns.get(function, set()) else "runner"
             attribute = function
-            command = finder.command_of.get(function)
-            if command and command[0] == "typer" and command[1] in finder.typer_apps:
-                attribute = command[1]  # the Typer app parses the command line; the function alone would not
+            if finder.typer_command_of.get(function) in finder.typer_apps:
+                # The Typer app parses the command line; the function alone would not.
+                attribute = finder.typer_command_of[function]
             candidates.append(
                 Candidate(generation, module, attribute, kind, relative, is_main_module=path.name == "__main__.py")
             )
@@ -335,19 +334,19 @@ def python_version(root: Path, pyproject: dict) -> tuple[str, str]:
     pinned = read_text(root / ".python-version").strip().splitlines()
     if pinned:
         match = re.match(r"^(?:cpython-|python)?(3\.\d+)", pinned[0].strip())
-        if match and match.group(1) in SUPPORTED_PYTHONS:
+        if match and match.group(1) in PYTHON_VERSIONS:
             return match.group(1), ".python-version"
     own_dockerfile = re.search(
         r"^FROM\s+(?:docker\.io/)?(?:library/)?python:(3\.\d+)", read_text(root / "Dockerfile"), re.M
     )
-    if own_dockerfile and own_dockerfile.group(1) in SUPPORTED_PYTHONS:
+    if own_dockerfile and own_dockerfile.group(1) in PYTHON_VERSIONS:
         return own_dockerfile.group(1), "your Dockerfile's FROM"
     requires = pyproject.get("project", {}).get("requires-python")
     if requires:
         try:
             from packaging.specifiers import SpecifierSet
 
-            allowed = [v for v in SUPPORTED_PYTHONS if SpecifierSet(requires).contains(f"{v}.0", prereleases=True)]
+            allowed = [v for v in PYTHON_VERSIONS if SpecifierSet(requires).contains(f"{v}.0", prereleases=True)]
         except Exception:  # an unreadable specifier: fall back to the default
             allowed = []
         if allowed:

@@ -64,11 +64,7 @@ class FirstCopy(ContextHook):
             self._first_copy
             and self._kept is None
             and not self._looking
-            and str(context.get("_copier_phase"))
-            in (
-                "render",
-                "Phase.RENDER",
-            )
+            and str(context.get("_copier_phase")) == "render"
         ):
             # The first render of the render phase comes before Copier writes any file.
             self._looking = True

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -12,6 +15,7 @@ import httpx
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from sdk_envs import mcp2_client_python
 
 
 @asynccontextmanager
@@ -89,12 +93,6 @@ def progress_timing(url: str, transport: str, steps: int = 3, wait_seconds: floa
 
 def probe_with_mcp2_client(url: str, transport: str, **request) -> dict:
     """The same calls with the mcp 2.x SDK's client (tests/mcp2_probe.py in its own environment)."""
-    import json
-    import subprocess
-    from pathlib import Path
-
-    from sdk_envs import mcp2_client_python
-
     script = Path(__file__).with_name("mcp2_probe.py")
     payload = json.dumps({"url": url, "transport": transport, **request})
     result = subprocess.run(
