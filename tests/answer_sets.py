@@ -25,6 +25,8 @@ def choices(question: str) -> list:
 
 SDKS = choices("sdk")
 TRANSPORTS = choices("transport")
+# Where each transport's clients connect.
+ENDPOINTS = {name: path for name, (path, _) in answers.TRANSPORTS.items()}
 DEPENDENCIES = choices("dependencies")
 ENV_VARS = [{"name": "API_KEY", "description": "Key for the weather API"}, "LOG_LEVEL=info", "REGION="]
 SOURCE_PATHS = ["server.py", "tools/", "formatting.py"]

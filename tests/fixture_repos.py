@@ -11,6 +11,11 @@ from plumbum import local
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
+# The fixture servers' contract (tests/fixtures/EXPECTED.md): the tools every one of them has, and
+# the repositories on an SDK with custom_route, which answer GET /status with "ok".
+CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
+CUSTOM_ROUTES = {"fastmcp_repo", "mcp2_factory", "fastmcp4_app", "fastmcp3_typer", "mcp2_module_main"}
+
 # What reading each repository must find: the answers `copier copy --trust --defaults` then gives.
 DETECTED = {
     "fastmcp_repo": {

@@ -15,7 +15,18 @@ import anyio
 import httpx
 import pytest
 import yaml
-from fixture_repos import DATA, DETECTED, SDK_REQUIREMENT, apply_template, checkout_fixture, gitignore_after, snapshot
+from answer_sets import ENDPOINTS
+from fixture_repos import (
+    CONTRACT_TOOLS,
+    CUSTOM_ROUTES,
+    DATA,
+    DETECTED,
+    SDK_REQUIREMENT,
+    apply_template,
+    checkout_fixture,
+    gitignore_after,
+    snapshot,
+)
 from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing
 from sdk_envs import EXTRAS, environment
 from served_project import serving
@@ -24,9 +35,6 @@ from extensions.gitignore import add_lines
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
-CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
-CUSTOM_ROUTES = {"fastmcp_repo", "mcp2_factory", "fastmcp4_app", "fastmcp3_typer", "mcp2_module_main"}
-ENDPOINT = {"streamable-http": "/mcp", "sse": "/sse"}
 
 
 @pytest.mark.parametrize("fixture", DETECTED)
@@ -53,7 +61,7 @@ def test_the_wiring_serves_each_repository_as_written(tmp_path, fixture, transpo
     apply_template(repo, transport=transport, use_nginx=False, **DATA.get(fixture, {}))
     python = environment(SDK_REQUIREMENT[fixture], *EXTRAS)
     with serving(repo, python=python, MCP_TRANSPORT=transport, WEATHER_API_KEY="k-123") as base:
-        url = base + ENDPOINT[transport]
+        url = base + ENDPOINTS[transport]
         tools, text = list_and_call(url, transport, "get_forecast", {"city": "Oslo"})
         assert CONTRACT_TOOLS <= set(tools) and text == "Sunny in Oslo"
         assert list_and_call(url, transport, "get_setting", {"name": "WEATHER_API_KEY"})[1] == "k-123"

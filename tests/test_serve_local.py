@@ -13,7 +13,7 @@ from pathlib import Path
 import anyio
 import httpx
 import pytest
-from answer_sets import TRANSPORTS
+from answer_sets import ENDPOINTS, TRANSPORTS
 from conftest import render
 from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
@@ -25,7 +25,6 @@ from served_project import serving
 from extensions.generations import GENERATIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-ENDPOINT = {"streamable-http": "/mcp", "sse": "/sse"}
 VERSIONS = sdk_versions()
 NEWEST = {version.sdk: version for version in VERSIONS}  # the last listed of each generation is its newest
 
@@ -49,7 +48,7 @@ def expected_protocols(version) -> set[str]:
 @pytest.mark.parametrize("version", VERSIONS, ids=[v.id for v in VERSIONS])
 def test_example_server_answers_both_clients(projects, version, transport):
     with serving(projects[version.sdk], python=sdk_python(version), MCP_TRANSPORT=transport) as base:
-        url = base + ENDPOINT[transport]
+        url = base + ENDPOINTS[transport]
         assert list_and_call(url, transport) == (["add"], "5")
         report = probe_with_mcp2_client(url, transport)
     assert (report["tools"], report["text"], report["is_error"]) == (["add"], "5", False)
@@ -90,7 +89,7 @@ def test_sse_endpoint_event_carries_the_proxy_prefix(projects, sdk):
 def test_host_check_follows_the_allow_list(projects, sdk, transport):
     env = {"MCP_ALLOWED_HOSTS": "mcp.example.com,mcp.example.com:*", "MCP_TRANSPORT": transport}
     with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env) as base:
-        url = base + ENDPOINT[transport]
+        url = base + ENDPOINTS[transport]
         if transport == "sse":
             with httpx.stream("GET", url, timeout=10) as refused:
                 assert refused.status_code == 421

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+from answer_sets import ENDPOINTS
 from fixture_repos import DATA, apply_template, checkout_fixture, snapshot
 
 from .certs import TlsCerts
@@ -25,7 +26,6 @@ from .ports import free_port
 
 # A token made as DEPLOYMENT.md says: 64 hex digits (openssl rand -hex 32).
 TOKEN = secrets.token_hex(32)
-ENDPOINTS = {"streamable-http": "/mcp", "sse": "/sse"}
 URL_PREFIX = "tools/weather"
 # What the tests write into .env for the variables the answers declare without a default.
 ENV_VALUES = {"WEATHER_API_KEY": "k-from-dotenv", "API_KEY": "k-from-dotenv"}

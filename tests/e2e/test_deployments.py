@@ -18,7 +18,7 @@ import anyio
 import httpx
 import pytest
 from answer_sets import TRANSPORTS
-from fixture_repos import DATA, gitignore_after
+from fixture_repos import CONTRACT_TOOLS, CUSTOM_ROUTES, DATA, gitignore_after
 from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
 
 from extensions.answers import parse_env_var
@@ -40,8 +40,6 @@ COMBINATIONS = [
     for transport in TRANSPORTS
     for nginx in (True, False)
 ]
-CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
-CUSTOM_ROUTES = {"fastmcp_repo", "mcp2_factory", "fastmcp4_app"}
 PROXIED = [c for c in COMBINATIONS if c.nginx]
 STREAMABLE = [c for c in COMBINATIONS if c.transport == "streamable-http"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from fixture_repos import apply_template, checkout_fixture
+from fixture_repos import CONTRACT_TOOLS, apply_template, checkout_fixture
 from mcp_probe import list_and_call, mcp_session
 from plumbum import ProcessExecutionError
 
@@ -20,7 +20,6 @@ from .deployment import TOKEN, Combination, deploy, unique_image
 from .ports import free_port
 
 SHAPES = ["time_shaped", "git_shaped", "fastmcp3_typer", "mcp2_module_main"]
-CONTRACT_TOOLS = {"add", "get_forecast", "get_setting", "slow_progress", "lifespan_entries"}
 
 
 @pytest.mark.parametrize("fixture", SHAPES)
