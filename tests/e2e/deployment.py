@@ -22,7 +22,7 @@ from fixture_repos import DATA, apply_template, checkout_fixture, snapshot
 from .certs import TlsCerts
 from .docker_engine import DockerEngine
 from .nginx import Nginx
-from .ports import free_port
+from .ports import free_ports
 
 # A token made as DEPLOYMENT.md says: 64 hex digits (openssl rand -hex 32).
 TOKEN = secrets.token_hex(32)
@@ -159,15 +159,20 @@ class Deployment:
         return yaml.safe_load((self.repo / "docker-compose.yaml").read_text())["services"][self.service]
 
 
+def port_answers(nginx: bool) -> dict:
+    """The container's port, and nginx's two when it is used: free on loopback and distinct
+    (the template refuses an nginx port equal to the container's)."""
+    port, https_port, http_port = free_ports(3)
+    return {"port": port, "https_port": https_port, "http_port": http_port} if nginx else {"port": port}
+
+
 def nginx_answers(workdir: Path, tls: TlsCerts) -> dict:
-    """nginx on free loopback ports with the test certificate and a tokens file holding TOKEN."""
+    """nginx with the test certificate and a tokens file holding TOKEN (its ports: port_answers)."""
     tokens = workdir / "tokens.map"
     tokens.write_text(f'"~^Bearer {TOKEN}$" 1;\n')
     return {
         "public_host": "localhost",
         "url_prefix": URL_PREFIX,
-        "https_port": free_port(),
-        "http_port": free_port(),
         "ssl_certificate": str(tls.cert_chain),
         "ssl_certificate_key": str(tls.private_key),
         "tokens_file": str(tokens),
@@ -191,7 +196,7 @@ def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: T
         **DATA.get(combination.fixture, {}),
         "transport": combination.transport,
         "image": unique_image(combination.id),
-        "port": free_port(),
+        **port_answers(combination.nginx),
         "use_nginx": combination.nginx,
     }
     if combination.nginx:

@@ -19,8 +19,7 @@ from answer_sets import covering_combinations
 from fixture_repos import FIXTURES, apply_template
 from mcp_probe import list_and_call
 
-from .deployment import TOKEN, Deployment, nginx_answers, unique_image
-from .ports import free_port
+from .deployment import TOKEN, Deployment, nginx_answers, port_answers, unique_image
 
 COVERING = list(covering_combinations())
 LOCK_FILES = {"pyproject.toml": [], "uv.lock": ["uv.lock"], "poetry.lock": ["poetry.lock"]}
@@ -54,7 +53,7 @@ def add_private_requirement(repo, answers, requirement: str) -> None:
 def test_combination_serves(
     answers, tmp_path, docker_engine, docker_build_flags, private_git, private_build_flags, tls_certs
 ):
-    answers = {**answers, "image": unique_image("matrix"), "port": free_port()}
+    answers = {**answers, "image": unique_image("matrix"), **port_answers(answers["use_nginx"])}
     repo = tmp_path / "repo"
     new_project(repo, answers)
     if answers["use_nginx"]:
