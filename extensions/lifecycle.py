@@ -3,7 +3,9 @@
 - ``FirstCopy`` (a context hook) remembers which files were in the destination before Copier
   wrote anything, and whether this is the template's first copy there (no answers file of
   ours yet). copier.yml then skips every file that already exists, and its message lists them.
-  Updates, and copies over a project that has our answers file, are unaffected.
+  The answers file records them as ``user_files``, which copier.yml excludes from every later
+  render: no copy, recopy or update writes them. A second copy without ``--overwrite`` is
+  refused before anything is written (Copier would stop at the first changed file, part-way).
 - ``LifecycleFilters``: ``answers_file_check`` stops ``copier update`` before it changes
   anything when the answers file was edited into answers this template refuses;
   ``update_report`` says after an update what changed and what the user has to do about it.
@@ -40,6 +42,65 @@ def rendered_paths(environment, context: dict[str, Any]) -> list[str]:
     return sorted(rendered_kinds(renderer(environment, context)))
 
 
+def user_files_problem(value: Any) -> str:
+    """'' when the answers file's user_files is a list of relative paths, else what is wrong."""
+    if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
+        return f"user_files: {value!r} is not a list of file paths"
+    return ""
+
+
+def as_lines(paths: Any) -> str:
+    """user_files as the lines of one `_exclude` entry (Copier splits it there)."""
+    return "\n".join(paths) if not user_files_problem(paths) else ""
+
+
+def second_copy_problem(context: dict[str, Any], *, asked: bool) -> str:
+    """'' unless this is a copy (or recopy) over a project of ours that would go wrong.
+
+    Without --overwrite Copier stops at the first file that differs, part-way. Without
+    `-a ANSWERS_FILE` Copier reads its default answers file, not ours, so answers come from the
+    defaults instead of the recorded ones: refused where they differ from a recorded answer that
+    --data does not change. That shows once Copier has asked (``asked``).
+    """
+    conf = context["_copier_conf"]
+    answers_file = str(conf["answers_file"])
+    path = Path(str(conf["dst_path"])) / answers_file
+    if not answers_file or not path.is_file() or conf["pretend"]:
+        return ""
+    if conf["overwrite"] and not asked:
+        return ""
+    given = dict(conf["data"] or {})
+    changed = [
+        f"{name} ({value!r} -> {context[name]!r})"
+        for name, value in load_recorded_answers(path).items()
+        if not name.startswith("_") and name in context and name not in given and context[name] != value
+    ]
+    if conf["overwrite"] and not changed:
+        return ""
+    problem = (
+        "stop at the first file that differs, part-way"
+        if not conf["overwrite"]
+        else "change answers you did not give: " + ", ".join(changed)
+    )
+    return (
+        f"This project already has the template's files ({answers_file}); a second copy would {problem}."
+        " Nothing was written.\n"
+        "  To take a newer release or change answers, keeping your edits:\n"
+        f"    copier update --trust -a {answers_file}\n"
+        "  To write the template's files again from those answers, replacing your edits of them:\n"
+        f"    copier recopy --trust --overwrite -a {answers_file}\n"
+        f"Files you had before the first copy (user_files in {answers_file}) are never written."
+    )
+
+
+@pass_context
+def second_copy_check(context, conf: Any) -> str:
+    """For `_message_before_copy`: "" when this copy can go ahead, else stop with a message."""
+    if problem := second_copy_problem(dict(context), asked=False):
+        raise UserMessageError(problem)
+    return ""
+
+
 class FirstCopy(ContextHook):
     """Adds ``first_copy`` and ``kept_files`` to the context (see the module's docstring)."""
 
@@ -74,8 +135,20 @@ class FirstCopy(ContextHook):
                 pass  # still asking
             finally:
                 self._looking = False
+        if context.get("_copier_operation") == "copy" and not self._first_copy:
+            # Copier names the operation while it renders `_exclude`, before the first file. (Also
+            # checked before the questions, by _message_before_copy, unless --quiet skips that.)
+            if problem := second_copy_problem(context, asked=True):
+                raise UserMessageError(problem)
         context["first_copy"] = self._first_copy
-        context["kept_files"] = self._kept or []
+        # Files of the user's: the first copy's own finding; after it, what the answers file recorded.
+        if "user_files" in context:  # Copier passes the recorded ones on to each render of an update
+            context["kept_files"] = context["user_files"]
+        elif self._first_copy:
+            context["kept_files"] = self._kept or []
+        elif answers_file := str(conf["answers_file"]):  # blank while Copier renders that very name
+            # The answers file Copier read may be another one (no -a): ours says.
+            context["kept_files"] = load_recorded_answers(destination / answers_file).get("user_files", [])
 
 
 # --- a hand-edited answers file -----------------------------------------------------------
@@ -227,7 +300,10 @@ def answers_file_check(environment, conf: Any) -> str:
 
     # Checked even when --data gives a new value: Copier first renders the recorded answers
     # with the project's old template version, and fails there on a broken one.
-    if problems := answer_problems(questions, recorded, render_validator):
+    problems = answer_problems(questions, recorded, render_validator)
+    if "user_files" in recorded and (problem := user_files_problem(recorded["user_files"])):
+        problems.append(problem)
+    if problems:
         raise UserMessageError(
             f"{path.name} holds answers this template refuses, so nothing was changed:\n  "
             + "\n  ".join(problems)
@@ -257,3 +333,5 @@ class LifecycleFilters(Extension):
         super().__init__(environment)
         environment.filters["answers_file_check"] = answers_file_check
         environment.filters["update_report"] = update_report_filter
+        environment.filters["as_lines"] = as_lines
+        environment.filters["second_copy_check"] = second_copy_check

@@ -642,26 +642,21 @@ def test_copy_into_an_existing_repository_keeps_files_even_with_overwrite(releas
 
 
 @pytest.mark.parametrize(
-    ("answers", "skip", "conflicts"),
-    [
-        ({}, [], ["docker-compose.yaml"]),
-        ({}, ["docker-compose.yaml"], []),
-        # The user let the template's Dockerfile take the name of theirs: theirs was kept all the same.
-        ({"dockerfile": "Dockerfile"}, [], ["Dockerfile", "docker-compose.yaml"]),
-        ({"dockerfile": "Dockerfile"}, ["Dockerfile", "docker-compose.yaml"], []),
-    ],
-    ids=["plain", "skip-kept-files", "template-dockerfile-named-Dockerfile", "template-dockerfile-skip-kept-files"],
+    "answers",
+    [{}, {"dockerfile": "Dockerfile"}],
+    # The user let the template's Dockerfile take the name of theirs: theirs was kept all the same.
+    ids=["plain", "template-dockerfile-named-Dockerfile"],
 )
-def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(
-    releases, tmp_path, capsys, answers, skip, conflicts
-):
-    """Files the first copy wrote are updated like any project's; the ones it kept are never replaced."""
+def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases, tmp_path, capsys, answers):
+    """Files the first copy wrote are updated like any project's; the ones it kept are never written."""
     project = existing_repository(tmp_path / "project")
     render(releases, project, "0.0.1", **ANSWERS, **answers)
+    kept = recorded_answers(project)["user_files"]
+    assert kept == sorted(KEPT + ([".dockerignore", "Dockerfile"] if answers else []))
     commit_all(project, "deployment files")
     capsys.readouterr()
 
-    update(project, skip_if_exists=skip)
+    update(project)
 
     assert "keepalive 16;" in (project / NGINX_CONF).read_text()
     assert "timeout_graceful_shutdown=5" in (project / "mcp_serve.py").read_text()
@@ -669,21 +664,56 @@ def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(
     if ours != "Dockerfile":
         assert "# Requirements before code" in (project / ours).read_text()
     unchanged = ["server.py", "requirements.txt", ".copier-answers.yml", "README.md", ".dockerignore"]
-    unchanged += ["clients/claude-code.mcp.json"] + skip + ([] if ours == "Dockerfile" else ["Dockerfile"])
+    unchanged += ["clients/claude-code.mcp.json", "docker-compose.yaml", "Dockerfile"]
     for name in unchanged:
         assert (project / name).read_text() == EXISTING[name], f"{name} was changed"
+    # 0.0.2 changed lines of docker-compose.yaml: the user's own file stayed out of the merge.
     assert deleted_files(project) == []
-    shown = capsys.readouterr().err
-    # 0.0.2 changed lines of these: the user's own files get the change between conflict markers,
-    # with every line of theirs still there.
-    for name in conflicts:
-        text = (project / name).read_text()
-        assert "<<<<<<< before updating" in text and ">>>>>>> after updating" in text
-        assert all(line in text.splitlines() for line in EXISTING[name].splitlines()), name
-    if conflicts:
-        assert f"CONFLICTS: you and the template changed the same lines in {', '.join(conflicts)}." in shown
-    else:
-        assert "CONFLICTS" not in shown
+    assert "CONFLICTS" not in capsys.readouterr().err
+    assert recorded_answers(project)["user_files"] == kept
+
+
+def second_copy(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_cli(*args, "--trust", "--defaults", cwd=project)
+
+
+@pytest.mark.parametrize(
+    ("command", "refused"),
+    [
+        (["copy", "{src}", "."], "stop at the first file that differs, part-way"),
+        (["copy", "--overwrite", "{src}", "."], "change answers you did not give: dockerfile ('Dockerfile.mcp' ->"),
+        (["copy", "--quiet", "--overwrite", "{src}", "."], "change answers you did not give: dockerfile"),
+        (["recopy", "-a", ANSWERS_FILE], "stop at the first file that differs, part-way"),
+        (["copy", "--overwrite", "-a", ANSWERS_FILE, "{src}", "."], None),
+        (["recopy", "--overwrite", "-a", ANSWERS_FILE], None),
+        (["recopy", "--overwrite", "-a", ANSWERS_FILE, "--data", "port=9000"], None),
+    ],
+    ids=["copy", "copy-overwrite", "copy-overwrite-quiet", "recopy", "copy-overwrite-a", "recopy-overwrite-a", "data"],
+)
+def test_a_second_copy_never_writes_the_users_files(releases, tmp_path, command, refused):
+    """Refused before anything is written where it would go wrong; else only the template's files change."""
+    project = existing_repository(tmp_path / "project")
+    assert run_cli("copy", "--trust", "--defaults", str(releases), ".", cwd=project).returncode == 0
+    commit_all(project, "deployment files")
+    (project / "DEPLOYMENT.md").write_text("my notes\n")
+    commit_all(project, "edited")
+    state = tree_state(project)
+
+    result = second_copy(project, *(arg.format(src=releases) for arg in command))
+
+    if refused:
+        assert result.returncode != 0
+        assert refused in result.stderr and "Nothing was written." in result.stderr
+        assert "Traceback" not in result.stderr
+        assert tree_state(project) == state
+        return
+    assert result.returncode == 0, result.stderr
+    # --overwrite asked for the template's own files back; the user's stayed as they were.
+    assert (project / "DEPLOYMENT.md").read_text() != "my notes\n"
+    for name, text in EXISTING.items():
+        expected = text + "VERSION\n.env\n" if name == ".gitignore" else text
+        assert (project / name).read_text() == expected, f"{name} was changed"
+    assert recorded_answers(project)["user_files"] == KEPT
 
 
 @pytest.mark.parametrize(
@@ -790,8 +820,20 @@ def _edit_answers(project: Path, old: str, new: str) -> None:
             "source_paths: 'tests/' is kept out of the image by the .dockerignore pattern 'tests'",
         ),
         ("sdk: mcp1-fastmcp", "sdk: mcp3-fastmcp", "sdk: 'mcp3-fastmcp' is not one of mcp2-mcpserver"),
+        ("use_nginx: true\n", "use_nginx: true\nuser_files: Dockerfile\n", "user_files: 'Dockerfile' is not a list"),
     ],
-    ids=["choice", "type", "validator", "rule-between-answers", "image", "env-vars", "server", "source-paths", "sdk"],
+    ids=[
+        "choice",
+        "type",
+        "validator",
+        "rule-between-answers",
+        "image",
+        "env-vars",
+        "server",
+        "source-paths",
+        "sdk",
+        "user-files",
+    ],
 )
 def test_hand_broken_answers_file_stops_the_update(project_at_0_0_1, old, new, problem):
     project = project_at_0_0_1
