@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import keyword
 import re
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -71,10 +72,34 @@ _SERVER_PATH_FORBIDDEN = re.compile(r"[\s;{}\"'$#\\]")
 _DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
+_CONTROL_NAMES = {"\n": "LINE FEED", "\r": "CARRIAGE RETURN", "\t": "TAB", "\x00": "NUL", "\x1b": "ESCAPE"}
+
+
+def unprintable(value: str) -> str:
+    """The first character no rendered file may carry, named ("U+0000 NULL"), or "".
+
+    Control and format characters (NUL, ESC, newlines, zero-width and direction marks, BOM) and
+    line or paragraph separators: each ends or garbles a line of a Dockerfile, nginx config,
+    YAML or shell script, or hides what the line says from the person reading it.
+    """
+    for char in value:
+        if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            return f"U+{ord(char):04X} {unicodedata.name(char, _CONTROL_NAMES.get(char, 'control character'))}"
+    return ""
+
+
+def _unprintable_error(question: str, value: str) -> str:
+    if found := unprintable(value):
+        return f"{question}: {value!r} contains an invisible or control character ({found}); expected plain text"
+    return ""
+
+
 def _relative_path_error(question: str, value: Any, *, what: str) -> str:
     """Shared rules for a path inside the project: relative, no '..', nothing Docker's COPY trips on."""
     if not isinstance(value, str) or not value.strip():
         return f"{question}: expected {what}, got an empty answer"
+    if error := _unprintable_error(question, value):
+        return error
     if value.startswith("/") or re.match(r"^[A-Za-z]:", value):
         return f"{question}: {value!r} is absolute; expected {what} relative to the project root"
     parts = PurePosixPath(value).parts
@@ -235,6 +260,9 @@ def env_vars_error(value: Any) -> str:
     for item in value:
         if not isinstance(item, (str, dict)):
             return f"env_vars: {item!r} is neither NAME, NAME=default nor {{name: ..., default: ..., description: ...}}"
+        fields = item.values() if isinstance(item, dict) else [item]
+        if error := next((_unprintable_error("env_vars", str(f)) for f in fields if unprintable(str(f))), ""):
+            return error
         var = parse_env_var(item)
         name = var["name"]
         if not _ENV_NAME.fullmatch(name or ""):
@@ -249,8 +277,6 @@ def env_vars_error(value: Any) -> str:
         seen.add(name)
         if var["default"] and _ENV_DEFAULT_FORBIDDEN.search(var["default"]):
             return f"env_vars: the default of {name} may not contain spaces, quotes, $, {{, }}, # or backslashes"
-        if "\n" in (var["description"] or ""):
-            return f"env_vars: the description of {name} must be one line"
     return ""
 
 
@@ -274,6 +300,8 @@ def image_error(value: Any) -> str:
     for component in path:
         if not _IMAGE_COMPONENT.fullmatch(component):
             return f"image: {component!r} is not a valid path component; expected {what}"
+    if len(path[-1]) < 2:
+        return f"image: its last part names the container, which Docker wants 2 characters or more; expected {what}"
     if len(path[-1]) > MAX_SERVICE_NAME:
         return f"image: its last part names the service and files; expected at most {MAX_SERVICE_NAME} characters"
     if len(value) > 255:
@@ -318,6 +346,8 @@ def port_error(value: Any, question: str) -> str:
 def server_path_error(value: Any, question: str) -> str:
     if not isinstance(value, str) or not value.startswith("/"):
         return f"{question}: {value!r} is not an absolute path on the nginx host; expected e.g. /etc/..."
+    if error := _unprintable_error(question, value):
+        return error
     if _SERVER_PATH_FORBIDDEN.search(value):
         return f"{question}: {value!r} contains spaces, quotes or ';'; expected a plain absolute path"
     return ""
@@ -333,7 +363,7 @@ def platform_error(value: Any) -> str:
 
 
 def clean_prefix(value: str) -> str:
-    return value.strip().strip("/")
+    return value.strip("/")
 
 
 def registry_host(image: str) -> str:
@@ -360,6 +390,8 @@ def nginx_identifier(identifier: str) -> str:
     nginx refuses variable names that overflow variables_hash_bucket_size (64 by default), so a
     long name is cut and made unique again with a hash of the whole.
     """
+    if identifier[:1].isdigit():
+        identifier = "mcp_" + identifier  # $0_... would be read as the regex capture $0
     if len(identifier) <= 24:
         return identifier
     return f"{identifier[:17]}_{hashlib.sha256(identifier.encode()).hexdigest()[:6]}"

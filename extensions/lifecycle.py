@@ -49,11 +49,6 @@ def user_files_problem(value: Any) -> str:
     return ""
 
 
-def as_lines(paths: Any) -> str:
-    """user_files as the lines of one `_exclude` entry (Copier splits it there)."""
-    return "\n".join(paths) if not user_files_problem(paths) else ""
-
-
 def second_copy_problem(context: dict[str, Any], *, asked: bool) -> str:
     """'' unless this is a copy (or recopy) over a project of ours that would go wrong.
 
@@ -143,12 +138,16 @@ class FirstCopy(ContextHook):
         context["first_copy"] = self._first_copy
         # Files of the user's: the first copy's own finding; after it, what the answers file recorded.
         if "user_files" in context:  # Copier passes the recorded ones on to each render of an update
-            context["kept_files"] = context["user_files"]
+            recorded = context["user_files"]
         elif self._first_copy:
-            context["kept_files"] = self._kept or []
+            recorded = self._kept or []
         elif answers_file := str(conf["answers_file"]):  # blank while Copier renders that very name
             # The answers file Copier read may be another one (no -a): ours says.
-            context["kept_files"] = load_recorded_answers(destination / answers_file).get("user_files", [])
+            recorded = load_recorded_answers(destination / answers_file).get("user_files", [])
+        else:
+            recorded = []
+        # A hand-broken list is refused by answers_file_check before an update; meanwhile, none.
+        context["kept_files"] = recorded if not user_files_problem(recorded) else []
 
 
 # --- a hand-edited answers file -----------------------------------------------------------
@@ -333,5 +332,4 @@ class LifecycleFilters(Extension):
         super().__init__(environment)
         environment.filters["answers_file_check"] = answers_file_check
         environment.filters["update_report"] = update_report_filter
-        environment.filters["as_lines"] = as_lines
         environment.filters["second_copy_check"] = second_copy_check

@@ -60,9 +60,9 @@ OLDER_RELEASE = {
         (
             "        # A short graceful shutdown: open streams would otherwise hold `docker stop`"
             " for its full timeout.\n"
-            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=True,"
+            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=False,"
             " timeout_graceful_shutdown=5)\n",
-            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=True)\n",
+            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=False)\n",
         )
     ],
 }

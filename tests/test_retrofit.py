@@ -9,13 +9,16 @@ environment with its SDK (the end-to-end suite builds and runs them in container
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import anyio
+import copier
 import httpx
 import pytest
 import yaml
 from answer_sets import ENDPOINTS
+from copier.errors import UserMessageError
 from fixture_repos import (
     CONTRACT_TOOLS,
     CUSTOM_ROUTES,
@@ -100,6 +103,11 @@ def test_gitignore_lines_already_present_are_not_added(tmp_path):
     assert gitignore.read_text() == "/VERSION\n# secrets\n.env\n"
 
 
+def without_commit(files: dict[str, bytes]) -> dict[str, bytes]:
+    answers = re.sub(rb"^_commit: .*\n", b"", files[ANSWERS_FILE], flags=re.M)
+    return {**files, ANSWERS_FILE: answers}
+
+
 @pytest.mark.parametrize(
     "gitignore", ["__pycache__/\n.venv\n", "__pycache__/\n.venv", ""], ids=["newline", "no-newline", "absent"]
 )
@@ -110,8 +118,15 @@ def test_applied_twice_nothing_is_lost_or_doubled(tmp_path, gitignore):
         (repo / ".gitignore").write_text(gitignore)
     before = snapshot(repo)
     apply_template(repo)
-    apply_template(repo)
+    written = snapshot(repo)
+    # A second copy is refused before it writes anything; the documented way to apply it again is recopy.
+    with pytest.raises(UserMessageError, match="a second copy would stop at the first file that differs"):
+        apply_template(repo)
+    assert snapshot(repo) == written
+    copier.run_recopy(str(repo), answers_file=ANSWERS_FILE, vcs_ref="HEAD", defaults=True, unsafe=True, overwrite=True)
     after = snapshot(repo)
+    # Only the template's commit may differ: a dirty checkout is committed anew for each copy.
+    assert without_commit(after) == without_commit(written)
     for name, content in before.items():
         if name != ".gitignore":
             assert after[name] == content, f"{name} was changed"

@@ -73,15 +73,33 @@ def test_streamable_http_is_stateless_and_never_redirects(projects, sdk):
         assert '"add"' in response.text
 
 
+def sse_message_endpoint(base: str, headers: dict[str, str]) -> str:
+    with httpx.stream("GET", base + "/sse", headers=headers, timeout=10) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: endpoint"
+        return next(lines).removeprefix("data: ")
+
+
 @pytest.mark.parametrize("sdk", GENERATIONS)
 def test_sse_endpoint_event_carries_the_proxy_prefix(projects, sdk):
+    # This client is 127.0.0.1, the proxy FORWARDED_ALLOW_IPS trusts by default.
     with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), MCP_TRANSPORT="sse") as base:
         for prefix, expected in (("/weather", "/weather/messages/?session_id="), (None, "/messages/?session_id=")):
             headers = {"X-Forwarded-Prefix": prefix} if prefix else {}
-            with httpx.stream("GET", base + "/sse", headers=headers, timeout=10) as response:
-                lines = response.iter_lines()
-                assert next(lines) == "event: endpoint"
-                assert next(lines).startswith("data: " + expected)
+            assert sse_message_endpoint(base, headers).startswith(expected)
+
+
+@pytest.mark.parametrize("trusted", ["10.0.0.0/8", "192.0.2.7", "::1"])
+@pytest.mark.parametrize("sdk", ["mcp2-mcpserver", "fastmcp", "mcp1-fastmcp"])
+def test_a_prefix_from_anyone_but_a_trusted_proxy_is_ignored(projects, sdk, trusted):
+    """A client that is not the proxy cannot send another client's messages to a path of its choice."""
+    env = {"MCP_TRANSPORT": "sse", "FORWARDED_ALLOW_IPS": trusted}
+    with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env) as base:
+        forged = {"X-Forwarded-Prefix": "/elsewhere", "X-Forwarded-For": "203.0.113.9"}
+        assert sse_message_endpoint(base, forged).startswith("/messages/?session_id=")
+        assert list_and_call(base + "/sse", "sse", headers=forged) == (["add"], "5")
+    # Nor choose the address the server logs for it.
+    assert "203.0.113.9" not in (projects[sdk] / "serve.log").read_text()
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)

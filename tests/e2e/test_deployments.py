@@ -12,18 +12,24 @@ with the answers `copier copy --defaults` reads from its code:
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 import time
+from pathlib import Path
 
 import anyio
 import httpx
 import pytest
-from answer_sets import TRANSPORTS
+from answer_sets import ENDPOINTS, TRANSPORTS
 from fixture_repos import CONTRACT_TOOLS, CUSTOM_ROUTES, DATA, gitignore_after
 from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
 
 from extensions.answers import parse_env_var
 from extensions.generations import GENERATIONS, is_supported
 
+from .boundary import Variant, request_bytes, send, variants
+from .debian import ensure_packages
 from .deployment import ENV_VALUES, TOKEN, URL_PREFIX, Combination, deploy
 from .ports import free_port
 
@@ -43,6 +49,8 @@ COMBINATIONS = [
 PROXIED = [c for c in COMBINATIONS if c.nginx]
 STREAMABLE = [c for c in COMBINATIONS if c.transport == "streamable-http"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# What nginx may answer a request without a valid credential: never 2xx, never 5xx (an upstream's).
+REFUSED = {301, 400, 401, 404, 405, 413, 429, 431, 494}
 
 
 @pytest.fixture(scope="session")
@@ -149,40 +157,88 @@ def test_through_nginx_with_tls_and_a_token(deployments, combination, tls_certs)
             assert next(lines).startswith(f"data: /{URL_PREFIX}/messages/?session_id=")
 
 
+def boundary_request(deployment, variant: Variant) -> bytes:
+    conf = (deployment.repo / "nginx" / f"{deployment.service}.conf").read_text()
+    nginx_id = re.search(r"zone=(\w+)_refused ", conf).group(1)
+    return request_bytes(variant, endpoint=ENDPOINTS[deployment.transport], prefix=URL_PREFIX, nginx_id=nginx_id)
+
+
+def as_a_client_asks(deployment, headers: tuple[tuple[str, str], ...]) -> Variant:
+    """POST a JSON-RPC message (streamable-http), or open the event stream (SSE)."""
+    if deployment.transport == "sse":
+        return Variant("client", method="GET", headers=headers, body=b"")
+    return Variant("client", headers=headers)
+
+
 @pytest.mark.parametrize("combination", PROXIED, ids=_ids(PROXIED))
 def test_nginx_refuses_without_a_valid_token_before_the_server(deployments, combination, tls_certs):
+    """Every request without a valid credential is answered by nginx; none reaches the container."""
     deployment = deployments(combination)
-    verify = tls_certs.ssl_context()
     logged_before = deployment.logs()
-    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
-    refused = (
-        {},
-        {"Authorization": "Bearer wrong-token"},
-        {"Authorization": TOKEN},
-        {"Authorization": f"Bearer {TOKEN.upper()}"},  # nginx compares strings case-insensitively; ours do not
-        {"Authorization": f"Bearer {TOKEN}x"},
-        {"Authorization": f"Bearer {TOKEN[:-1]}"},
-    )
-    for headers in refused:
-        if combination.transport == "sse":
-            response = httpx.get(deployment.proxied_url, headers=headers, verify=verify, timeout=10)
-        else:
-            response = httpx.post(deployment.proxied_url, json=body, headers=headers, verify=verify, timeout=10)
-        assert response.status_code == 401, headers
-        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    answered = {}
+    tried = variants(TOKEN)
+    assert len(tried) >= 40
+    for number, variant in enumerate(tried, start=2):
+        port = deployment.answers["http_port" if variant.plain_http else "https_port"]
+        context = None if variant.plain_http else tls_certs.ssl_context()
+        # One client address per variant: nginx's limit on refusals, per address, stays out of it.
+        answered[variant.name] = send(
+            port, boundary_request(deployment, variant), source=f"127.0.1.{number}", context=context
+        )
+    for name, response in answered.items():
+        assert response is not None, f"{name}: no answer"
+        assert response.status in REFUSED, f"{name}: {response.status}"
+        if response.status == 301:
+            assert response.header("Location").startswith("https://localhost:"), name
+            continue
+        assert response.header("Strict-Transport-Security") == "max-age=63072000", name
+        if response.status == 401:
+            assert response.header("WWW-Authenticate") == f'Bearer realm="{deployment.service}"', name
     for path in (
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-authorization-server",
         f"/.well-known/oauth-protected-resource/{URL_PREFIX}/mcp",
         f"/{URL_PREFIX}/.well-known/oauth-authorization-server",
     ):
+        verify = tls_certs.ssl_context()
         response = httpx.get(f"https://localhost:{deployment.answers['https_port']}{path}", verify=verify, timeout=10)
         assert response.status_code == 404, path
-    plain = httpx.get(f"http://localhost:{deployment.answers['http_port']}/{URL_PREFIX}/mcp", timeout=10)
-    assert plain.status_code == 301 and plain.headers["Location"].startswith("https://localhost:")
     time.sleep(0.5)
     # Docker's own health probes (GET /healthz) go on meanwhile; nothing else may reach the server.
     assert without_health_probes(deployment.logs()) == without_health_probes(logged_before), "a refused request got in"
+
+
+@pytest.mark.parametrize("combination", PROXIED, ids=_ids(PROXIED))
+def test_refusals_are_rate_limited_without_slowing_a_valid_client(deployments, combination, tls_certs):
+    deployment = deployments(combination)
+    port, source = deployment.answers["https_port"], "127.0.2.1"
+    refused = boundary_request(deployment, Variant("wrong-token", headers=(("Authorization", "Bearer wrong"),)))
+    valid = boundary_request(deployment, as_a_client_asks(deployment, (("Authorization", f"Bearer {TOKEN}"),)))
+
+    statuses = [send(port, refused, source=source, context=tls_certs.ssl_context()).status for _ in range(45)]
+    started = time.monotonic()
+    answer = send(port, valid, source=source, context=tls_certs.ssl_context())
+    elapsed = time.monotonic() - started
+
+    # A burst of 30 (and the one a second that refills it), then 429.
+    assert statuses[:30] == [401] * 30 and statuses[-5:] == [429] * 5, statuses
+    assert answer.status == 200 and elapsed < 1.0, (answer.status, elapsed)
+    # Another address is not limited by this one's refusals.
+    assert send(port, refused, source="127.0.2.2", context=tls_certs.ssl_context()).status == 401
+
+
+@pytest.mark.parametrize("combination", PROXIED, ids=_ids(PROXIED))
+def test_the_server_logs_the_client_address_nginx_saw(deployments, combination, tls_certs):
+    deployment = deployments(combination)
+    forged = (("Authorization", f"Bearer {TOKEN}"), ("X-Forwarded-For", "203.0.113.66"), ("X-Real-IP", "203.0.113.67"))
+    request = boundary_request(deployment, as_a_client_asks(deployment, forged))
+    assert (
+        send(deployment.answers["https_port"], request, source="127.0.3.77", context=tls_certs.ssl_context()).status
+        == 200
+    )
+    time.sleep(0.5)
+    log = deployment.logs()
+    assert "127.0.3.77:" in log and "203.0.113.6" not in log
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=_ids(COMBINATIONS))
@@ -231,3 +287,77 @@ def test_health_check_reports_a_server_bound_to_loopback(deployments, docker_eng
     with pytest.raises(httpx.TransportError):
         httpx.post(f"http://127.0.0.1:{host_port}/mcp", json={}, timeout=5)
     assert "127.0.0.1" in deployment.logs(name)
+
+
+# --- DEPLOYMENT.md's commands, as printed -------------------------------------------------------
+
+# systemd does not run here: this stands in for `systemctl reload nginx` (and nothing else),
+# starting the system nginx on the first reload.
+SYSTEMCTL_STAND_IN = """#!/bin/sh
+[ "$*" = "reload nginx" ] || { echo "systemctl stand-in: only 'reload nginx'" >&2; exit 1; }
+if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then exec nginx -s reload; fi
+exec nginx
+"""
+NOT_RUN = ("sudo certbot ",)  # needs a public name and Let's Encrypt; the answers point at test certificates
+
+
+def documented_block(deployment_md: str, section: str) -> list[str]:
+    """The command lines of a section's ```sh block, exactly as DEPLOYMENT.md prints them."""
+    text = deployment_md.split(f"\n## {section}\n", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", text, re.S).group(1)
+    return block.splitlines()
+
+
+def client_url(deployment_md: str) -> str:
+    return re.search(r"^\| clients \| `([^`]+)` \|$", deployment_md, re.M).group(1)
+
+
+@pytest.mark.parametrize("combination", PROXIED[:2], ids=_ids(PROXIED[:2]))
+def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combination, tls_certs, tmp_path):
+    """Run as root in a mount namespace of their own, over a copy of /etc/nginx: the system's stays as it was."""
+    ensure_packages("nginx", "sudo", "openssl")
+    deployment = deployments(combination)
+    document = (deployment.repo / "DEPLOYMENT.md").read_text()
+    lines = documented_block(document, "nginx and HTTPS")
+    assert [line for line in lines if line.startswith(NOT_RUN)], "the certbot line moved: update NOT_RUN"
+    commands = "\n".join(line for line in lines if not line.startswith(NOT_RUN))
+    tokens_file = Path(deployment.answers["tokens_file"])
+    tokens_before = tokens_file.read_text()
+
+    etc_nginx, bin_dir = tmp_path / "etc-nginx", tmp_path / "bin"
+    shutil.copytree("/etc/nginx", etc_nginx, symlinks=True)
+    (etc_nginx / "sites-enabled" / "default").unlink(missing_ok=True)  # port 80 is not ours to take
+    bin_dir.mkdir()
+    (bin_dir / "systemctl").write_text(SYSTEMCTL_STAND_IN)
+    (bin_dir / "systemctl").chmod(0o755)
+    script = (
+        f"set -e\nmount --bind {etc_nginx} /etc/nginx\nexport PATH={bin_dir}:$PATH\ncd {deployment.repo}\n{commands}\n"
+    )
+    deployment.nginx.stop()  # the tests' own nginx holds the ports
+    try:
+        run = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout + run.stderr
+        # The token line the documented command generated: 64 hex digits, after the ones there were.
+        added = tokens_file.read_text().removeprefix(tokens_before)
+        token = re.fullmatch(r'"~\^Bearer ([0-9a-f]{64})\$" 1;\n', added).group(1)
+        url = client_url(document)
+        headers = {"Authorization": f"Bearer {token}"}
+        assert list_and_call(url, combination.transport, headers=headers, verify=tls_certs.ssl_context())[1] == "5"
+        # The token that was there before still works; a made-up one does not.
+        assert list_and_call(url, combination.transport, headers=AUTH, verify=tls_certs.ssl_context())[1] == "5"
+        refused = httpx.get(url, headers={"Authorization": f"Bearer {token[::-1]}"}, verify=tls_certs.ssl_context())
+        assert refused.status_code == 401
+        # Running the block again (the next client) keeps the first client's token.
+        again = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert tokens_file.read_text().startswith(tokens_before + added)
+        assert list_and_call(url, combination.transport, headers=headers, verify=tls_certs.ssl_context())[1] == "5"
+    finally:
+        pid = Path("/run/nginx.pid")
+        if pid.is_file():
+            subprocess.run(["kill", "-QUIT", pid.read_text().strip()], check=False)
+            for _ in range(100):
+                if not pid.exists():
+                    break
+                time.sleep(0.1)
+        deployment.nginx.start(wait_ports=(deployment.answers["https_port"],))
