@@ -68,7 +68,8 @@ _REGISTRY_HOST = re.compile(
 _HOSTNAME_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
-_SERVER_PATH_FORBIDDEN = re.compile(r"[\s;{}\"'$#\\]")
+# What a server path may hold: it is pasted unquoted into shell commands (DEPLOYMENT.md) and nginx.
+_SERVER_PATH = re.compile(r"/[A-Za-z0-9._/@+=,:%-]*")
 _DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
@@ -348,8 +349,11 @@ def server_path_error(value: Any, question: str) -> str:
         return f"{question}: {value!r} is not an absolute path on the nginx host; expected e.g. /etc/..."
     if error := _unprintable_error(question, value):
         return error
-    if _SERVER_PATH_FORBIDDEN.search(value):
-        return f"{question}: {value!r} contains spaces, quotes or ';'; expected a plain absolute path"
+    if not _SERVER_PATH.fullmatch(value):
+        return (
+            f"{question}: {value!r} has characters a shell or nginx would read as syntax; expected a plain"
+            " absolute path (letters, digits and . _ - / @ + = , : %)"
+        )
     return ""
 
 

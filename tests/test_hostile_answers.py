@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -62,6 +63,8 @@ VALID = {
 TEXT = [q for q, v in VALID.items() if isinstance(v, str)]
 LISTS = [q for q, v in VALID.items() if isinstance(v, list)]
 NUMBERS = [q for q, v in VALID.items() if isinstance(v, int) and not isinstance(v, bool)]
+# Answers DEPLOYMENT.md and build-publish.sh put unquoted into shell commands: shell-safe as they are.
+SHELL_WORDS = {"ssl_certificate", "ssl_certificate_key", "tokens_file", "image", "public_host", "platform"}
 EXAMPLES = 1000  # hostile answers per question: checks only, about a millisecond each
 
 
@@ -91,6 +94,8 @@ def check_refused_or_safe(question: str, value) -> None:
         assert hostile.is_printable_line(text), (question, value)
         assert not text.startswith("-"), (question, value)
         assert "{{" not in text and "{%" not in text and "{#" not in text, (question, value)
+        if question in SHELL_WORDS:
+            assert shlex.quote(text) == text, (question, value)
 
 
 @pytest.mark.parametrize("question", TEXT)

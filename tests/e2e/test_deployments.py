@@ -330,8 +330,10 @@ def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combin
     bin_dir.mkdir()
     (bin_dir / "systemctl").write_text(SYSTEMCTL_STAND_IN)
     (bin_dir / "systemctl").chmod(0o755)
+    # /usr/local/sbin comes first in sudo's secure_path, so `sudo systemctl` finds the stand-in.
     script = (
-        f"set -e\nmount --bind {etc_nginx} /etc/nginx\nexport PATH={bin_dir}:$PATH\ncd {deployment.repo}\n{commands}\n"
+        f"set -e\nmount --bind {etc_nginx} /etc/nginx\nmount --bind {bin_dir} /usr/local/sbin\n"
+        f"cd {deployment.repo}\n{commands}\n"
     )
     deployment.nginx.stop()  # the tests' own nginx holds the ports
     try:
@@ -354,7 +356,7 @@ def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combin
         assert list_and_call(url, combination.transport, headers=headers, verify=tls_certs.ssl_context())[1] == "5"
     finally:
         pid = Path("/run/nginx.pid")
-        if pid.is_file():
+        if pid.is_file() and pid.read_text().strip():
             subprocess.run(["kill", "-QUIT", pid.read_text().strip()], check=False)
             for _ in range(100):
                 if not pid.exists():
