@@ -175,11 +175,18 @@ def normalize_path(value: str) -> str:
     return str(PurePosixPath(value))
 
 
-def source_paths_error(value: Any) -> str:
-    if value is None:
-        return ""
-    if not isinstance(value, list):
-        return "source_paths: expected a YAML list of relative paths, e.g. [server.py, tools/]"
+def server_code_paths(server: str) -> list[str]:
+    """Where the server's code can be for mcp_serve.py to import it (from /app or /app/src)."""
+    location, _ = parse_server(server)
+    if location.endswith(".py"):
+        return [normalize_path(location)]
+    top = location.split(".")[0]
+    return [f"{top}.py", top, f"src/{top}.py", f"src/{top}"]
+
+
+def source_paths_error(value: Any, server: Any = None) -> str:
+    if not isinstance(value, list) or not value:
+        return "source_paths: expected a YAML list of relative paths, with the server's code, e.g. [server.py, tools/]"
     seen: set[str] = set()
     for item in value:
         if error := _relative_path_error("source_paths", item, what="a file or folder"):
@@ -190,6 +197,13 @@ def source_paths_error(value: Any) -> str:
         if path in seen:
             return f"source_paths: {item!r} is listed twice"
         seen.add(path)
+    if isinstance(server, str) and not server_error(server):
+        code = server_code_paths(server)
+        if not any(place == path or place.startswith(path + "/") for place in code for path in seen):
+            return (
+                f"source_paths: none of them holds the server's code (question server: {server}), so the image"
+                f" would not have it; add {default_source_paths(server)[0]}"
+            )
     return ""
 
 

@@ -15,7 +15,9 @@ The rules are plain functions below the Jinja glue, so the tests call them direc
 
 from __future__ import annotations
 
+import re
 import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -43,40 +45,45 @@ def rendered_paths(environment, context: dict[str, Any]) -> list[str]:
 
 
 def user_files_problem(value: Any) -> str:
-    """'' when the answers file's user_files is a list of relative paths, else what is wrong."""
+    """'' when the answers file's user_files is a list of relative file paths, else what is wrong."""
     if not isinstance(value, list) or not all(isinstance(p, str) and p.strip() for p in value):
         return f"user_files: {value!r} is not a list of file paths"
+    for path in value:
+        # Each becomes an `_exclude` pattern: no wildcards, negation or comments, nothing outside.
+        if path.startswith(("/", "!", "#")) or ".." in PurePosixPath(path).parts or re.search(r"[*?\[\]\\\s]", path):
+            return f"user_files: {path!r} is not a plain path inside the project"
     return ""
 
 
 def second_copy_problem(context: dict[str, Any], *, asked: bool) -> str:
     """'' unless this is a copy (or recopy) over a project of ours that would go wrong.
 
-    Without --overwrite Copier stops at the first file that differs, part-way. Without
-    `-a ANSWERS_FILE` Copier reads its default answers file, not ours, so answers come from the
-    defaults instead of the recorded ones: refused where they differ from a recorded answer that
-    --data does not change. That shows once Copier has asked (``asked``).
+    - Without --overwrite and without a terminal, Copier cannot ask about the first file that
+      differs and stops there, part-way. (With a terminal it asks, file by file.)
+    - With --defaults but without `-a ANSWERS_FILE`, Copier reads its default answers file, not
+      ours, so the answers silently come from the defaults: refused where one differs from a
+      recorded answer that --data does not change. That shows once Copier has asked (``asked``).
     """
     conf = context["_copier_conf"]
     answers_file = str(conf["answers_file"])
     path = Path(str(conf["dst_path"])) / answers_file
     if not answers_file or not path.is_file() or conf["pretend"]:
         return ""
-    if conf["overwrite"] and not asked:
+    if not conf["overwrite"] and not sys.stdin.isatty():
+        problem = "stop at the first file that differs, part-way (there is no terminal to ask on)"
+    elif asked and conf["defaults"]:
+        given = dict(conf["data"] or {})
+        now = context.get("_copier_answers") or {}  # the answers to be recorded: none hidden by `when`
+        changed = [
+            f"{name} ({value!r} -> {now[name]!r})"
+            for name, value in load_recorded_answers(path).items()
+            if not name.startswith("_") and name in now and name not in given and now[name] != value
+        ]
+        if not changed:
+            return ""
+        problem = "not use the recorded answers (without -a, Copier reads another file): " + ", ".join(changed)
+    else:
         return ""
-    given = dict(conf["data"] or {})
-    changed = [
-        f"{name} ({value!r} -> {context[name]!r})"
-        for name, value in load_recorded_answers(path).items()
-        if not name.startswith("_") and name in context and name not in given and context[name] != value
-    ]
-    if conf["overwrite"] and not changed:
-        return ""
-    problem = (
-        "stop at the first file that differs, part-way"
-        if not conf["overwrite"]
-        else "change answers you did not give: " + ", ".join(changed)
-    )
     return (
         f"This project already has the template's files ({answers_file}); a second copy would {problem}."
         " Nothing was written.\n"
@@ -96,6 +103,10 @@ def second_copy_check(context, conf: Any) -> str:
     return ""
 
 
+# Names another answer could give the template's Dockerfile: a user's file there is recorded too.
+USERS_DOCKERFILES = ("Dockerfile", ".dockerignore")
+
+
 class FirstCopy(ContextHook):
     """Adds ``first_copy`` and ``kept_files`` to the context (see the module's docstring)."""
 
@@ -105,6 +116,7 @@ class FirstCopy(ContextHook):
         # state describes the destination as it was before that worker wrote anything.
         self._first_copy: bool | None = None
         self._kept: list[str] | None = None
+        self._user_files: list[str] = []
         self._looking = False
 
     def hook(self, context: dict[str, Any]) -> None:
@@ -126,6 +138,9 @@ class FirstCopy(ContextHook):
             self._looking = True
             try:
                 self._kept = [p for p in rendered_paths(self.environment, context) if (destination / p).exists()]
+                # A Dockerfile of the user's is theirs too, even while ours is named Dockerfile.mcp.
+                theirs = [p for p in USERS_DOCKERFILES if (destination / p).is_file() and p not in self._kept]
+                self._user_files = sorted(self._kept + theirs)
             except (KeyError, TypeError):
                 pass  # still asking
             finally:
@@ -140,14 +155,22 @@ class FirstCopy(ContextHook):
         if "user_files" in context:  # Copier passes the recorded ones on to each render of an update
             recorded = context["user_files"]
         elif self._first_copy:
-            recorded = self._kept or []
+            recorded = self._user_files
         elif answers_file := str(conf["answers_file"]):  # blank while Copier renders that very name
             # The answers file Copier read may be another one (no -a): ours says.
             recorded = load_recorded_answers(destination / answers_file).get("user_files", [])
         else:
             recorded = []
-        # A hand-broken list is refused by answers_file_check before an update; meanwhile, none.
-        context["kept_files"] = recorded if not user_files_problem(recorded) else []
+        if problem := user_files_problem(recorded):
+            # Never guess which files are the user's. Where the answers file holds it, the whole check
+            # says so (with --quiet Copier skips it in _message_before_update), else this one line.
+            answers_file_check(self.environment, conf)
+            raise UserMessageError(f"{problem}; fix it in {conf['answers_file']}. Nothing was changed.")
+        context["kept_files"] = recorded
+        # The first copy's own finding, for its message (a preview is passed the recorded list).
+        context["found_files"] = self._kept or [] if self._first_copy else []
+        # Anchored at the project's root, as `_exclude` patterns.
+        context["kept_patterns"] = ["/" + path for path in recorded]
 
 
 # --- a hand-edited answers file -----------------------------------------------------------
@@ -312,6 +335,12 @@ def answers_file_check(environment, conf: Any) -> str:
     # The new answers given with --data, checked now: later would be after the migration has
     # rewritten the answers file, and a refusal would then leave the tree changed.
     given = dict(conf["data"] or {})
+    if str(given.get("dockerfile")) in (recorded.get("user_files") or []):
+        raise UserMessageError(
+            f"dockerfile: {given['dockerfile']} is a file of yours (user_files in {path.name}), which the template"
+            " never writes, so its Dockerfile would not be there; choose another name, e.g. Dockerfile.mcp."
+            " Nothing was changed."
+        )
     if given and (problems := answer_problems(questions, {**recorded, **given}, render_validator)):
         raise UserMessageError(
             "These answers are refused, so nothing was changed:\n  "

@@ -100,6 +100,6 @@ PREFIXES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,30}(?:/[A-Za-z0-9][A-Za-z
 ENV_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,40}", fullmatch=True)
 # Everything the validator lets through in a default: printable ASCII but for what breaks compose or a shell.
 ENV_DEFAULTS = st.text(alphabet=st.sampled_from(sorted(set(map(chr, range(33, 127))) - set("\"'$`{}#\\"))), max_size=30)
-SERVER_PATH_TAILS = st.from_regex(r"[A-Za-z0-9._-]{1,20}(?:/[A-Za-z0-9._@+=,-]{1,20}){0,3}", fullmatch=True).filter(
+SERVER_PATH_TAILS = st.from_regex(r"[A-Za-z0-9._-]{1,20}(?:/[A-Za-z0-9._@+=,:%-]{1,20}){0,3}", fullmatch=True).filter(
     lambda tail: all(part not in (".", "..") for part in tail.split("/"))
 )

@@ -515,9 +515,9 @@ USER_FILES = {
 @pytest.mark.parametrize(
     "data",
     [
-        ["server=weather.server:mcp"],
-        ["server=src/app.py:mcp"],
-        ["server=weather"],
+        ["server=weather.server:mcp", "source_paths=[weather]"],
+        ["server=src/app.py:mcp", "source_paths=[src/app.py]"],
+        ["server=weather", "source_paths=[weather, server.py]"],
         ["sdk=mcp2-mcpserver"],
         ["sdk=mcp1-lowlevel", "server=server:app"],
         ["dependencies=pyproject.toml"],
@@ -556,6 +556,20 @@ def test_reanswering_the_server_or_its_dependencies_never_touches_the_users_file
     assert "Changed (review with `git diff`): " in result.stderr
 
 
+def test_a_new_server_outside_the_source_paths_is_refused_naming_both(releases, tmp_path):
+    project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
+    state = tree_state(project)
+
+    result = run_cli(
+        "update", "--trust", "--defaults", "-a", ANSWERS_FILE, "--vcs-ref", ":current:", "--data",
+        "server=weather.server:mcp", cwd=project,
+    )  # fmt: skip
+
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "source_paths: none of them holds the server's code (question server: weather.server:mcp)" in result.stderr
+    assert tree_state(project) == state
+
+
 def test_an_invalid_new_answer_stops_the_update(releases, tmp_path):
     project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
     state = tree_state(project)
@@ -582,6 +596,8 @@ EXISTING = {
 # What the template would write there too: the user's Dockerfile and .dockerignore are not among
 # them, as the template's Dockerfile is Dockerfile.mcp (with Dockerfile.mcp.dockerignore) then.
 KEPT = ["clients/claude-code.mcp.json", "docker-compose.yaml"]
+# What the answers file records as theirs: those, and their Dockerfile and .dockerignore.
+RECORDED_USER_FILES = sorted([*KEPT, "Dockerfile", ".dockerignore"])
 
 
 def existing_repository(path: Path) -> Path:
@@ -623,7 +639,9 @@ def test_documented_copy_into_an_existing_repository_keeps_every_file(releases, 
     assert "Created " not in result.stdout + result.stderr, "an example server next to the user's"
 
     # The command it prints shows the template's versions next to the user's.
-    preview_command = re.search(r"^ +(copier copy .* /tmp/mcp-docker-preview)$", result.stderr, re.M).group(1)
+    preview_command = re.search(
+        r"^ +rm -rf /tmp/mcp-docker-preview && (copier copy .* /tmp/mcp-docker-preview)$", result.stderr, re.M
+    ).group(1)
     preview = tmp_path / "preview"
     args = preview_command.split()[1:-1] + [str(preview)]
     assert run_cli(*args, cwd=project).returncode == 0
@@ -652,7 +670,7 @@ def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases
     project = existing_repository(tmp_path / "project")
     render(releases, project, "0.0.1", **ANSWERS, **answers)
     kept = recorded_answers(project)["user_files"]
-    assert kept == sorted(KEPT + ([".dockerignore", "Dockerfile"] if answers else []))
+    assert kept == RECORDED_USER_FILES
     commit_all(project, "deployment files")
     capsys.readouterr()
 
@@ -673,6 +691,18 @@ def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases
     assert recorded_answers(project)["user_files"] == kept
 
 
+def test_an_update_cannot_give_the_templates_dockerfile_the_name_of_the_users(releases, tmp_path):
+    project = existing_repository(tmp_path / "project")
+    render(releases, project, "0.0.1", **ANSWERS)
+    commit_all(project, "deployment files")
+    state = tree_state(project)
+
+    with pytest.raises(UserMessageError, match="dockerfile: Dockerfile is a file of yours"):
+        update(project, data={"dockerfile": "Dockerfile"})
+
+    assert tree_state(project) == state
+
+
 def second_copy(project: Path, *args: str) -> subprocess.CompletedProcess:
     return run_cli(*args, "--trust", "--defaults", cwd=project)
 
@@ -681,8 +711,14 @@ def second_copy(project: Path, *args: str) -> subprocess.CompletedProcess:
     ("command", "refused"),
     [
         (["copy", "{src}", "."], "stop at the first file that differs, part-way"),
-        (["copy", "--overwrite", "{src}", "."], "change answers you did not give: dockerfile ('Dockerfile.mcp' ->"),
-        (["copy", "--quiet", "--overwrite", "{src}", "."], "change answers you did not give: dockerfile"),
+        (
+            ["copy", "--overwrite", "{src}", "."],
+            "not use the recorded answers (without -a, Copier reads another file): dockerfile ('Dockerfile.mcp' ->",
+        ),
+        (
+            ["copy", "--quiet", "--overwrite", "{src}", "."],
+            "not use the recorded answers (without -a, Copier reads another file): dockerfile",
+        ),
         (["recopy", "-a", ANSWERS_FILE], "stop at the first file that differs, part-way"),
         (["copy", "--overwrite", "-a", ANSWERS_FILE, "{src}", "."], None),
         (["recopy", "--overwrite", "-a", ANSWERS_FILE], None),
@@ -713,7 +749,7 @@ def test_a_second_copy_never_writes_the_users_files(releases, tmp_path, command,
     for name, text in EXISTING.items():
         expected = text + "VERSION\n.env\n" if name == ".gitignore" else text
         assert (project / name).read_text() == expected, f"{name} was changed"
-    assert recorded_answers(project)["user_files"] == KEPT
+    assert recorded_answers(project)["user_files"] == RECORDED_USER_FILES
 
 
 @pytest.mark.parametrize(

@@ -201,7 +201,7 @@ def test_update_from_0_1_0_renaming_the_server_deletes_nothing(releases_0_1_0, t
     project, users = project_at_0_1_0(releases_0_1_0, tmp_path / "project", variant)
     before = set(snapshot(project))
 
-    update(project, data={"server": "other:mcp"})
+    update(project, data={"server": "other:mcp", "source_paths": ["other.py"]})
 
     assert recorded_answers(project)["server"] == "other:mcp"
     assert 'SERVER = "other:mcp"' in (project / "mcp_serve.py").read_text()
