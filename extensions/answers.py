@@ -276,7 +276,7 @@ def env_vars_error(value: Any) -> str:
         if not isinstance(item, (str, dict)):
             return f"env_vars: {item!r} is neither NAME, NAME=default nor {{name: ..., default: ..., description: ...}}"
         fields = item.values() if isinstance(item, dict) else [item]
-        if error := next((_unprintable_error("env_vars", str(f)) for f in fields if unprintable(str(f))), ""):
+        if error := next(filter(None, (_unprintable_error("env_vars", str(f)) for f in fields)), ""):
             return error
         var = parse_env_var(item)
         name = var["name"]

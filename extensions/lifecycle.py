@@ -117,6 +117,8 @@ class FirstCopy(ContextHook):
         self._first_copy: bool | None = None
         self._kept: list[str] | None = None
         self._user_files: list[str] = []
+        self._recorded_user_files: Any = None  # read from our answers file once, after a first copy
+        self._second_copy_checked = False
         self._looking = False
 
     def hook(self, context: dict[str, Any]) -> None:
@@ -145,9 +147,10 @@ class FirstCopy(ContextHook):
                 pass  # still asking
             finally:
                 self._looking = False
-        if context.get("_copier_operation") == "copy" and not self._first_copy:
+        if context.get("_copier_operation") == "copy" and not self._first_copy and not self._second_copy_checked:
             # Copier names the operation while it renders `_exclude`, before the first file. (Also
             # checked before the questions, by _message_before_copy, unless --quiet skips that.)
+            self._second_copy_checked = True
             if problem := second_copy_problem(context, asked=True):
                 raise UserMessageError(problem)
         context["first_copy"] = self._first_copy
@@ -158,7 +161,9 @@ class FirstCopy(ContextHook):
             recorded = self._user_files
         elif answers_file := str(conf["answers_file"]):  # blank while Copier renders that very name
             # The answers file Copier read may be another one (no -a): ours says.
-            recorded = load_recorded_answers(destination / answers_file).get("user_files", [])
+            if self._recorded_user_files is None:
+                self._recorded_user_files = load_recorded_answers(destination / answers_file).get("user_files", [])
+            recorded = self._recorded_user_files
         else:
             recorded = []
         if problem := user_files_problem(recorded):
@@ -168,7 +173,7 @@ class FirstCopy(ContextHook):
             raise UserMessageError(f"{problem}; fix it in {conf['answers_file']}. Nothing was changed.")
         context["kept_files"] = recorded
         # The first copy's own finding, for its message (a preview is passed the recorded list).
-        context["found_files"] = self._kept or [] if self._first_copy else []
+        context["found_files"] = self._kept or []  # only a first copy looks
         # Anchored at the project's root, as `_exclude` patterns.
         context["kept_patterns"] = ["/" + path for path in recorded]
 

@@ -9,8 +9,6 @@ the ones most likely to break a rendered file if a validator let too much throug
 
 from __future__ import annotations
 
-import unicodedata
-
 from hypothesis import strategies as st
 
 FRAGMENTS = [
@@ -78,11 +76,6 @@ def hostile_list(valid: list[str]):
         lambda i: hostile(valid[i]).map(lambda item: [*valid[:i], item, *valid[i + 1 :]])
     )
     return broken_item | hostile(",".join(valid)) | st.just({"a": 1}) | st.just([[]]) | st.just([None])
-
-
-def is_printable_line(value: str) -> bool:
-    """No control, format, private or unassigned characters, no line or paragraph separators."""
-    return not any(unicodedata.category(c)[0] == "C" or unicodedata.category(c) in ("Zl", "Zp") for c in value)
 
 
 # --- valid answers at their edges ------------------------------------------------------------------

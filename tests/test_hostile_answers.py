@@ -28,6 +28,7 @@ from conftest import render
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
+from extensions.answers import unprintable
 from extensions.jinja_glue import AnswerFilters
 from extensions.lifecycle import answer_problems
 
@@ -93,7 +94,7 @@ def check_refused_or_safe(question: str, value) -> None:
     items = value if isinstance(value, list) else [value]
     for item in items:
         text = str(item)
-        assert hostile.is_printable_line(text), (question, value)
+        assert not unprintable(text), (question, value)
         assert not text.startswith("-"), (question, value)
         assert "{{" not in text and "{%" not in text and "{#" not in text, (question, value)
         if question in SHELL_WORDS:

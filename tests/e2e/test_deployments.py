@@ -12,6 +12,7 @@ with the answers `copier copy --defaults` reads from its code:
 
 from __future__ import annotations
 
+import functools
 import grp
 import re
 import shutil
@@ -159,9 +160,14 @@ def test_through_nginx_with_tls_and_a_token(deployments, combination, tls_certs)
             assert next(lines).startswith(f"data: /{URL_PREFIX}/messages/?session_id=")
 
 
+@functools.cache
+def refusal_zone(conf: Path) -> str:
+    """The name the rendered nginx config gives its refusals (and their internal location)."""
+    return re.search(r"zone=(\w+)_refused ", conf.read_text()).group(1)
+
+
 def boundary_request(deployment, variant: Variant) -> bytes:
-    conf = (deployment.repo / "nginx" / f"{deployment.service}.conf").read_text()
-    nginx_id = re.search(r"zone=(\w+)_refused ", conf).group(1)
+    nginx_id = refusal_zone(deployment.repo / "nginx" / f"{deployment.service}.conf")
     return request_bytes(variant, endpoint=ENDPOINTS[deployment.transport], prefix=URL_PREFIX, nginx_id=nginx_id)
 
 
@@ -344,10 +350,14 @@ def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combin
         f"set -e\nmount --bind {etc_nginx} /etc/nginx\nmount --bind {bin_dir} /usr/local/sbin\n"
         f"cd {deployment.repo}\n{commands}\n"
     )
-    deployment.nginx.stop()  # the tests' own nginx holds the ports
-    try:
+
+    def run_as_printed() -> None:
         run = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stdout + run.stderr
+
+    deployment.nginx.stop()  # the tests' own nginx holds the ports
+    try:
+        run_as_printed()
         # The file nginx's workers (www-data) may read, holding the one token line the command generated.
         assert (stat.S_IMODE(tokens_file.stat().st_mode), grp.getgrgid(tokens_file.stat().st_gid).gr_name) == (
             0o640,
@@ -361,8 +371,7 @@ def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combin
         refused = httpx.get(url, headers={"Authorization": f"Bearer {token[::-1]}"}, verify=tls_certs.ssl_context())
         assert refused.status_code == 401
         # Running the block again (the next client) adds a token and keeps the first client's.
-        again = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
-        assert again.returncode == 0, again.stdout + again.stderr
+        run_as_printed()
         second = tokens_file.read_text().removeprefix(first)
         assert re.fullmatch(r'"~\^Bearer [0-9a-f]{64}\$" 1;\n', second), tokens_file.read_text()
         assert list_and_call(url, combination.transport, headers=headers, verify=tls_certs.ssl_context())[1] == "5"
