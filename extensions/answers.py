@@ -11,6 +11,7 @@ import hashlib
 import keyword
 import re
 import unicodedata
+import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -70,6 +71,12 @@ _PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _PLATFORM = re.compile(r"[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?")
 # What a server path may hold: it is pasted unquoted into shell commands (DEPLOYMENT.md) and nginx.
 _SERVER_PATH = re.compile(r"/[A-Za-z0-9._/@+=,:%-]*")
+# URLs pasted into .env and compose (where $ interpolates), Python and Markdown: the RFC 3986
+# characters a URL needs, without those that compose, a shell or nginx would read as syntax.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/@%+=,-]+")
+# OAuth scope tokens (RFC 6749 section 3.3), without what compose or a shell would read as syntax.
+_SCOPE = re.compile(r"[A-Za-z0-9._:/*+=@~-]+")
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
@@ -352,6 +359,54 @@ def url_prefix_error(value: Any) -> str:
     return ""
 
 
+def endpoint_of(transport: str) -> str:
+    """The path a transport's clients connect to: /mcp or /sse."""
+    return TRANSPORTS.get(transport, TRANSPORTS["streamable-http"])[0]
+
+
+def https_url_error(value: Any, question: str, transport: str | None = None) -> str:
+    """An absolute https:// URL (http:// only on this machine), no query, no fragment; with a
+    transport, its path ends in that transport's endpoint."""
+    example = "https://auth.example.com/" if transport is None else f"https://mcp.example.com{endpoint_of(transport)}"
+    what = f"an https:// URL such as {example}"
+    if not isinstance(value, str) or not value:
+        return f"{question}: expected {what}"
+    if error := _unprintable_error(question, value):
+        return error
+    if not _URL_CHARACTERS.fullmatch(value):
+        unusable = "spaces, quotes, $, a query or a fragment"
+        return f"{question}: {value!r} has characters this URL cannot carry ({unusable}); expected {what}"
+    parts = urllib.parse.urlsplit(value)
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return f"{question}: {value!r} has no valid port; expected {what}"
+    if parts.scheme not in ("https", "http") or not host or (parts.scheme == "http" and host not in _LOOPBACK_HOSTS):
+        return f"{question}: {value!r} is not an https:// URL; expected {what} (http:// only for localhost)"
+    if parts.username is not None or parts.query or parts.fragment or "?" in value or "#" in value:
+        return f"{question}: {value!r} must have no user, query or fragment; expected {what}"
+    if port == 0:
+        return f"{question}: {value!r} has no valid port; expected {what}"
+    if transport is not None and not parts.path.endswith(endpoint_of(transport)):
+        return (
+            f"{question}: {value!r} must end in {endpoint_of(transport)}, the endpoint of the transport"
+            f" {transport}; expected {what}"
+        )
+    return ""
+
+
+def oauth_scopes_error(value: Any) -> str:
+    what = "a YAML list of scopes such as [mcp:tools], or [] for none"
+    if not isinstance(value, list):
+        return f"oauth_scopes: expected {what}"
+    for scope in value:
+        if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
+            return f"oauth_scopes: {scope!r} is not a scope (letters, digits and . _ : / * + = @ ~ -); expected {what}"
+    if len(set(value)) != len(value):
+        return f"oauth_scopes: a scope is listed twice; expected {what}"
+    return ""
+
+
 def port_error(value: Any, question: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         return f"{question}: {value!r} is not a port; expected a whole number from 1 to 65535"
@@ -444,6 +499,37 @@ def ports_error(port: Any, https_port: Any, http_port: Any) -> str:
     return ""
 
 
+def auth_settings(answers: dict[str, Any], public_url: str) -> dict[str, Any]:
+    """Who checks credentials, for the answers: server_auth is the server's MCP_AUTH."""
+    auth = answers.get("auth") or "tokens"
+    nginx = bool(answers.get("use_nginx"))
+    summaries = {
+        "tokens": f"a bearer token per client checked by {'nginx' if nginx else 'the server'}",
+        "oauth": "OAuth 2.1 access tokens checked by the server",
+        "none": "no authentication",
+    }
+    settings: dict[str, Any] = {
+        "auth": auth,
+        "auth_summary": summaries[auth],
+        # With nginx in front, its map checks the static tokens and the server leaves them to it.
+        "server_auth": "proxy" if auth == "tokens" and nginx else auth,
+        "nginx_checks_tokens": auth == "tokens" and nginx,
+    }
+    if auth == "oauth":
+        # Behind nginx the resource is its public URL; without it, the URL the user gave.
+        resource = public_url if nginx else answers["oauth_resource"]
+        parts = urllib.parse.urlsplit(resource)
+        # RFC 9728: the well-known name goes between the host and the resource's path.
+        metadata_path = f"/.well-known/oauth-protected-resource{parts.path}"
+        settings |= {
+            "public_url": resource,
+            "oauth_resource_url": resource,
+            "oauth_metadata_path": metadata_path,
+            "oauth_metadata_url": f"{parts.scheme}://{parts.netloc}{metadata_path}",
+        }
+    return settings
+
+
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
     """Everything the files need beyond the answers themselves, computed in one place."""
     image = answers["image"]
@@ -503,6 +589,7 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
             "allowed_origins": "",
         }
     derived["public_url"] = derived["public_base_url"] + endpoint
+    derived |= auth_settings(answers, derived["public_url"])
     if answers.get("private_deps"):
         host = answers["private_deps_host"]
         # GitLab wants the user name oauth2 with a token; GitHub accepts x-access-token for PATs and app tokens.

@@ -28,4 +28,4 @@ def add_lines(path: Path, wanted: list[str]) -> list[str]:
 
 if __name__ == "__main__":
     target, *lines = sys.argv[1:]
-    add_lines(Path(target), lines)
+    add_lines(Path(target), [line for line in lines if line])  # an answer may leave a line out as ""

@@ -27,6 +27,8 @@ VALIDATORS = (
     "server_path_error",
     "platform_error",
     "ports_error",
+    "https_url_error",
+    "oauth_scopes_error",
 )
 HELPERS = (
     "image_basename",
@@ -35,6 +37,7 @@ HELPERS = (
     "new_server_file",
     "default_source_paths",
     "version_tuple",
+    "endpoint_of",
 )
 
 

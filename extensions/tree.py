@@ -35,15 +35,17 @@ AFTER_CHANGE = {
     "{{ dockerfile }}.jinja": "image",
     "{{ dockerignore_file }}.jinja": "image",
     "mcp_serve.py.jinja": "image",
+    "mcp_auth.py.jinja": "image",
     "sdk_check.py.jinja": "image",
     "healthcheck.py": "image",
     "docker-compose.yaml.jinja": "compose",
     "example.env.jinja": "compose",
     "{% if use_nginx %}nginx{% endif %}/{{ service_name }}.conf.jinja": "nginx",
-    "{% if use_nginx %}nginx{% endif %}/tokens.map.example.jinja": "example",
+    "{% if use_nginx %}nginx{% endif %}/{% if nginx_checks_tokens %}tokens.map.example{% endif %}.jinja": "example",
     "clients/claude-code.mcp.json.jinja": "clients",
     "clients/claude-desktop.json.jinja": "clients",
     "clients/vscode.mcp.json.jinja": "clients",
+    "clients/cursor.mcp.json.jinja": "clients",
     "build-publish.sh.jinja": "publish",
     "DEPLOYMENT.md.jinja": "docs",
 }
@@ -62,11 +64,13 @@ def template_files() -> list[str]:
 
 
 def rendered_name(template_path: str, render: Callable[[str], str]) -> str:
-    """The path a template file is written to ('' when a folder renders to nothing: not written)."""
-    parts = [render(part) for part in PurePosixPath(template_path).parts]
+    """The path a template file is written to ('' when a part renders to nothing: not written).
+
+    As Copier does, the .jinja suffix comes off before the name is rendered."""
+    parts = [render(part) for part in PurePosixPath(template_path.removesuffix(".jinja")).parts]
     if not all(parts):
         return ""
-    return str(PurePosixPath(*parts)).removesuffix(".jinja")
+    return str(PurePosixPath(*parts))
 
 
 def rendered_kinds(render: Callable[[str], str]) -> dict[str, str]:

@@ -38,25 +38,45 @@ BASE_ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "public_host": "mcp.example
 DOCUMENTED_TOKEN = "Bearer " + "3f9a" * 16
 
 
+AUTHS = choices("auth")
+DEFAULT_AUTH = QUESTIONS["auth"]["default"]
+# The OAuth answers the tests use: a scope, as most providers' APIs have.
+OAUTH_ANSWERS = {"oauth_issuer": "https://tenant.eu.auth0.com/", "oauth_scopes": ["mcp:tools"]}
+
+
+def answer_set(sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH) -> tuple[str, dict]:
+    """The answers for one combination, with a readable id (the default auth is left out of it)."""
+    chosen = {
+        **BASE_ANSWERS,
+        "sdk": sdk,
+        "transport": transport,
+        "dependencies": dependencies,
+        "use_nginx": nginx,
+        "private_deps": private,
+        "env_vars": ENV_VARS if extras else [],
+        "source_paths": SOURCE_PATHS if extras else ["server.py"],
+        "system_packages": SYSTEM_PACKAGES if extras else [],
+        "auth": auth,
+    }
+    if auth == "oauth":
+        chosen |= OAUTH_ANSWERS
+        if not nginx:
+            chosen["oauth_resource"] = f"https://weather.example.com/weather{ENDPOINTS[transport]}"
+    parts = [sdk, transport, dependencies.replace(".", ""), "nginx" if nginx else "direct"]
+    parts += ["private" if private else "public", "extras" if extras else "plain"]
+    parts += [] if auth == DEFAULT_AUTH else [f"auth{auth}"]
+    return "-".join(parts), chosen
+
+
 def combinations():
-    """Every SDK x transport x dependency source x nginx x private deps x extras, with a readable id."""
-    for sdk, transport, dependencies, nginx, private, extras in itertools.product(
-        SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False), (True, False)
-    ):
-        chosen = {
-            **BASE_ANSWERS,
-            "sdk": sdk,
-            "transport": transport,
-            "dependencies": dependencies,
-            "use_nginx": nginx,
-            "private_deps": private,
-            "env_vars": ENV_VARS if extras else [],
-            "source_paths": SOURCE_PATHS if extras else ["server.py"],
-            "system_packages": SYSTEM_PACKAGES if extras else [],
-        }
-        parts = [sdk, transport, dependencies.replace(".", ""), "nginx" if nginx else "direct"]
-        parts += ["private" if private else "public", "extras" if extras else "plain"]
-        yield "-".join(parts), chosen
+    """Every SDK x transport x dependency source x nginx x private deps x extras with the default
+    auth, and every SDK x transport x nginx with each other auth answer (auth changes only the
+    wiring, the compose file, nginx and the documents, not how the image is built)."""
+    for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False), (True, False)):
+        yield answer_set(*row)
+    for sdk, transport, nginx, auth in itertools.product(SDKS, TRANSPORTS, (True, False), AUTHS):
+        if auth != DEFAULT_AUTH:
+            yield answer_set(sdk, transport, "requirements.txt", nginx, False, nginx, auth)
 
 
 def expected_files(project: Path) -> set[str]:
@@ -98,12 +118,12 @@ def private_deps_allowed(dependencies: str, private: bool) -> bool:
 
 
 def covering_combinations():
-    """A covering set of combinations() for the end-to-end smoke runs: every pair of answers."""
-    dimensions = [SDKS, DEPENDENCIES, TRANSPORTS, [True, False], [True, False], [True, False]]
+    """A covering set of combinations for the end-to-end smoke runs: every pair of answers.
+
+    OAuth needs an authorization server: tests/e2e/test_oauth.py runs it, on every generation.
+    """
+    auths = [auth for auth in AUTHS if auth != "oauth"]
+    dimensions = [SDKS, DEPENDENCIES, TRANSPORTS, [True, False], [True, False], [True, False], auths]
     rows = pairwise(dimensions, lambda row: private_deps_allowed(row[1], row[4]))
-    by_id = dict(combinations())
-    for sdk, dependencies, transport, nginx, private, extras in rows:
-        parts = [sdk, transport, dependencies.replace(".", ""), "nginx" if nginx else "direct"]
-        parts += ["private" if private else "public", "extras" if extras else "plain"]
-        combination_id = "-".join(parts)
-        yield combination_id, by_id[combination_id]
+    for sdk, dependencies, transport, nginx, private, extras, auth in rows:
+        yield answer_set(sdk, transport, dependencies, nginx, private, extras, auth)

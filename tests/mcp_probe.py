@@ -20,13 +20,18 @@ from sdk_envs import mcp2_client_python
 
 @asynccontextmanager
 async def mcp_session(
-    url: str, transport: str, *, headers: dict[str, str] | None = None, verify: Any = True
+    url: str,
+    transport: str,
+    *,
+    headers: dict[str, str] | None = None,
+    verify: Any = True,
+    auth: httpx.Auth | None = None,
 ) -> AsyncIterator[ClientSession]:
-    """An initialized client session over the given transport."""
+    """An initialized client session over the given transport (auth: e.g. the SDK's OAuthClientProvider)."""
     timeout = httpx.Timeout(30, read=300)
     if transport == "streamable-http":
         async with (
-            httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout) as http,
+            httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout, auth=auth) as http,
             streamable_http_client(url, http_client=http) as (read_stream, write_stream, _),
             ClientSession(read_stream, write_stream) as session,
         ):
@@ -38,7 +43,10 @@ async def mcp_session(
             return httpx.AsyncClient(headers=headers, timeout=timeout, auth=auth, verify=verify)
 
         async with (
-            sse_client(url, headers=headers, httpx_client_factory=client_factory) as (read_stream, write_stream),
+            sse_client(url, headers=headers, auth=auth, httpx_client_factory=client_factory) as (
+                read_stream,
+                write_stream,
+            ),
             ClientSession(read_stream, write_stream) as session,
         ):
             await session.initialize()

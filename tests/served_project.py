@@ -15,9 +15,12 @@ from e2e.ports import free_port
 
 @contextmanager
 def serving(project: Path, python: Path | str = sys.executable, **env: str):
-    """Start `python mcp_serve.py` in the project; yield its base URL once /healthz answers."""
-    port = free_port()
-    environment = {**os.environ, "MCP_HOST": "127.0.0.1", "MCP_PORT": str(port), **env}
+    """Start `python mcp_serve.py` in the project; yield its base URL once /healthz answers.
+
+    Without a credential check unless env sets MCP_AUTH, as DEPLOYMENT.md's "Develop locally" runs it.
+    """
+    port = int(env.get("MCP_PORT") or free_port())
+    environment = {**os.environ, "MCP_AUTH": "none", "MCP_HOST": "127.0.0.1", "MCP_PORT": str(port), **env}
     log = project / "serve.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(

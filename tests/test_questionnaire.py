@@ -90,6 +90,19 @@ BAD_ANSWERS = [
     ("private_deps_host", "https://github.com", "private_deps_host: 'https://github.com' is not a bare host name"),
     ("private_deps_host", "git.example.com:99999", "private_deps_host: 99999 is not a port"),
     ("platform", "amd64", "platform: 'amd64' is not a platform"),
+    ("auth", "bearer", "auth"),
+    ("oauth_issuer", "http://auth.example.com/", "oauth_issuer: 'http://auth.example.com/' is not an https:// URL"),
+    ("oauth_issuer", "auth.example.com", "oauth_issuer: 'auth.example.com' is not an https:// URL"),
+    ("oauth_issuer", "https://auth.example.com/?tenant=1", "has characters this URL cannot carry"),
+    ("oauth_issuer", "https://auth.example.com/${TENANT}/", "has characters this URL cannot carry"),
+    ("oauth_issuer", "https://user:pw@auth.example.com/", "must have no user, query or fragment"),
+    ("oauth_resource", "https://mcp.example.com/", "oauth_resource: 'https://mcp.example.com/' must end in /mcp"),
+    ("oauth_resource", "https://mcp.example.com:0/mcp", "has no valid port"),
+    ("oauth_resource", "ftp://mcp.example.com/mcp", "is not an https:// URL"),
+    ("oauth_scopes", "mcp:tools", "oauth_scopes: expected a YAML list of scopes"),
+    ("oauth_scopes", ["mcp tools"], "oauth_scopes: 'mcp tools' is not a scope"),
+    ("oauth_scopes", ['mcp"tools'], "is not a scope"),
+    ("oauth_scopes", ["read", "read"], "a scope is listed twice"),
 ]
 
 NEEDS = {
@@ -101,6 +114,9 @@ NEEDS = {
     "ssl_certificate_key": {"use_nginx": True},
     "tokens_file": {"use_nginx": True},
     "private_deps_host": {"private_deps": True},
+    "oauth_issuer": {"auth": "oauth"},
+    "oauth_resource": {"auth": "oauth", "use_nginx": False},
+    "oauth_scopes": {"auth": "oauth"},
 }
 
 
@@ -135,6 +151,12 @@ GOOD_ANSWERS = [
     ("url_prefix", "/tools/my-mcp/"),
     ("port", 65535),
     ("private_deps_host", "git.example.com:8443"),
+    ("auth", "none"),
+    ("oauth_issuer", "https://login.microsoftonline.com/0f1e2d3c-aaaa-bbbb-cccc-0123456789ab/v2.0"),
+    ("oauth_issuer", "https://sso.example.com/realms/main"),
+    ("oauth_issuer", "http://localhost:8080/realms/dev"),
+    ("oauth_resource", "https://gateway.example.com:8443/teams/weather/mcp"),
+    ("oauth_scopes", ["mcp:tools", "api://0f1e2d3c-aaaa/weather.read", "https://x.example.com/scope"]),
 ]
 
 

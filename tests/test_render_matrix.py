@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from urllib.parse import urlsplit
 
 import linters
 import pytest
@@ -120,14 +122,55 @@ def check_consistency(project, answers):
         nginx = (project / "nginx/weather-mcp.conf").read_text()
         assert service["ports"] == ["127.0.0.1:8000:8000"]
         assert claude["url"] == f"https://mcp.example.com/weather{endpoint}"
-        assert claude["headers"]["Authorization"] == "Bearer ${WEATHER_MCP_TOKEN}"
         assert "mcp.example.com" in env["MCP_ALLOWED_HOSTS"].split(",")
         assert "location /weather/ {" in nginx and "proxy_buffering off;" in nginx
         assert "X-Forwarded-Prefix /weather;" in nginx
     else:
         assert service["ports"] == ["8000:8000"]
-        assert claude["url"] == f"http://localhost:8000{endpoint}"
-        assert "headers" not in claude
+        assert claude["url"] == (
+            answers["oauth_resource"] if answers["auth"] == "oauth" else f"http://localhost:8000{endpoint}"
+        )
+    check_auth(project, answers, env, claude)
+
+
+def check_auth(project, answers, env, claude):
+    """One story per auth answer: who checks credentials, and every file says the same."""
+    auth, nginx = answers["auth"], answers["use_nginx"]
+    compose = yaml.safe_load((project / "docker-compose.yaml").read_text())["services"]["weather-mcp"]
+    deployment_md = (project / "DEPLOYMENT.md").read_text()
+    nginx_conf = (project / "nginx/weather-mcp.conf").read_text() if nginx else ""
+    clients = {path.name: linters.parse_json(path) for path in (project / "clients").iterdir()}
+    server_checks_tokens = auth == "tokens" and not nginx
+
+    assert env["MCP_AUTH"] == ("proxy" if auth == "tokens" and nginx else auth)
+    # Static tokens go in a header of every client file; OAuth and none have none to send.
+    assert ("headers" in claude) == (auth == "tokens")
+    assert ("headers" in clients["cursor.mcp.json"]["mcpServers"]["weather-mcp"]) == (auth == "tokens")
+    assert ("Authorization:${AUTH_HEADER}" in json.dumps(clients["claude-desktop.json"])) == (auth == "tokens")
+    if auth == "tokens":
+        assert claude["headers"]["Authorization"] == "Bearer ${WEATHER_MCP_TOKEN}"
+    # nginx checks static tokens only when it is in front and they are the answer.
+    assert ("map $http_authorization" in nginx_conf) == (auth == "tokens" and nginx)
+    assert ('proxy_set_header Authorization "";' in nginx_conf) == (auth == "tokens" and nginx)
+    assert (project / "nginx/tokens.map.example").exists() == (auth == "tokens" and nginx)
+    # The server's own token file: mounted, ignored by git and Docker, documented.
+    assert ("./secrets:/app/secrets:ro" in compose.get("volumes", [])) == server_checks_tokens
+    assert ("secrets/" in (project / ".gitignore").read_text().splitlines()) == server_checks_tokens
+    assert "secrets" in (project / ".dockerignore").read_text().splitlines()
+    assert ("## Clients and tokens" in deployment_md) == server_checks_tokens
+    assert ("## OAuth" in deployment_md) == (auth == "oauth")
+    assert ("## No authentication" in deployment_md) == (auth == "none")
+    if auth == "oauth":
+        resource = urlsplit(claude["url"])
+        metadata_path = f"/.well-known/oauth-protected-resource{resource.path}"
+        assert env["MCP_OAUTH_RESOURCE"].startswith("${MCP_OAUTH_RESOURCE:?")
+        example_env = (project / "example.env").read_text()
+        assert f"MCP_OAUTH_RESOURCE={claude['url']}\n" in example_env
+        assert f"MCP_OAUTH_ISSUER={answers['oauth_issuer']}\n" in example_env
+        assert f"MCP_OAUTH_SCOPES={' '.join(answers['oauth_scopes'])}\n" in example_env
+        assert f'resource_metadata="{resource.scheme}://{resource.netloc}{metadata_path}"' in deployment_md
+        if nginx:
+            assert f"location = {metadata_path} {{" in nginx_conf
 
 
 def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):

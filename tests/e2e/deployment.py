@@ -2,13 +2,15 @@
 
 The rendered files are used as rendered. The one substitution: the Dockerfile's base image is
 pointed at the local stand-in for python:3.13-slim (`--build-arg PYTHON_IMAGE=...`), because no
-registry can be pulled from on these machines.
+registry can be pulled from on these machines. The OAuth tests add a compose override file for the
+host's network (Deployment.use_host_network), to reach their authorization server.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -53,6 +55,8 @@ class Deployment:
     compose_project: str = ""
     build_seconds: float = 0.0
     healthy_after: float = 0.0
+    client_token: str = ""  # made by add_client() where the server checks tokens itself
+    compose_override: Path | None = None  # see use_host_network()
 
     # --- what the answers made ---------------------------------------------------------
 
@@ -67,6 +71,16 @@ class Deployment:
     @property
     def image(self) -> str:
         return self.answers["image"] + ":latest"
+
+    @property
+    def server_checks_tokens(self) -> bool:
+        """Without nginx, the default auth answer has the server check bearer tokens itself."""
+        return self.answers.get("auth", "tokens") == "tokens" and not self.answers["use_nginx"]
+
+    @property
+    def direct_headers(self) -> dict[str, str]:
+        """What a client calling the container directly must send: the token when the server checks one."""
+        return {"Authorization": f"Bearer {self.client_token}"} if self.server_checks_tokens else {}
 
     @property
     def direct_url(self) -> str:
@@ -91,8 +105,20 @@ class Deployment:
         )
         return time.monotonic() - started
 
+    def add_client(self, name: str = "e2e-client") -> str:
+        """DEPLOYMENT.md's "Clients and tokens" commands, run as printed (for a client of this name):
+        the token they print. The server reads the tokens file they write."""
+        section = (self.repo / "DEPLOYMENT.md").read_text().split("## Clients and tokens", 1)[1]
+        commands = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("claude-code", name)
+        done = subprocess.run(["sh", "-eu"], input=commands, cwd=self.repo, capture_output=True, text=True, check=True)
+        return done.stdout.strip().splitlines()[-1]
+
     def compose_up(self, **values: str) -> None:
-        """`cp example.env .env`, fill it in (values win), `docker-compose up -d` with the rendered compose file."""
+        """`cp example.env .env`, fill it in (values win), `docker-compose up -d` with the rendered compose file.
+
+        Where the server checks tokens, a client's token is made first, as DEPLOYMENT.md says."""
+        if self.server_checks_tokens and not self.client_token:
+            self.client_token = self.add_client()
         filled = {**ENV_VALUES, **values}
         lines = []
         for line in (self.repo / "example.env").read_text().splitlines():
@@ -107,8 +133,21 @@ class Deployment:
             self.engine.compose.run([*self._compose_args(), "down", "--volumes"], retcode=None)
 
     def _compose_args(self) -> list[str]:
-        compose_file = self.repo / "docker-compose.yaml"
-        return ["-f", str(compose_file), "--project-directory", str(self.repo), "-p", self.compose_project]
+        files = [self.repo / "docker-compose.yaml", *([self.compose_override] if self.compose_override else [])]
+        return [
+            *(arg for path in files for arg in ("-f", str(path))),
+            "--project-directory",
+            str(self.repo),
+            "-p",
+            self.compose_project,
+        ]
+
+    def use_host_network(self) -> None:
+        """The container on the host's network, by a compose override file beside the rendered one (which
+        stays as rendered): the tests' authorization server listens on this machine's loopback, where a
+        real deployment reaches its provider over the internet. The published port becomes the host's own."""
+        self.compose_override = self.repo.parent / "host-network.override.yaml"
+        self.compose_override.write_text(f"services:\n  {self.service}:\n    network_mode: host\n")
 
     def health(self, container: str | None = None) -> str:
         out = self.engine.docker("inspect", "--format", "{{json .State.Health}}", container or self.service)

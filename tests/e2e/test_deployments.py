@@ -94,18 +94,21 @@ def test_every_generation_is_deployed():
 def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combination):
     deployment = deployments(combination)
     assert deployment.health() == "healthy"
-    tools, text = list_and_call(deployment.direct_url, combination.transport)
+    direct = {"headers": deployment.direct_headers}
+    tools, text = list_and_call(deployment.direct_url, combination.transport, **direct)
     assert CONTRACT_TOOLS <= set(tools)
     assert text == "5"
     # The sibling module or package made it into the image, and .env reached the server through compose.
-    forecast = list_and_call(deployment.direct_url, combination.transport, "get_forecast", {"city": "Oslo"})
+    forecast = list_and_call(deployment.direct_url, combination.transport, "get_forecast", {"city": "Oslo"}, **direct)
     assert forecast[1] == "Sunny in Oslo"
     declared = {parse_env_var(item)["name"] for item in DATA.get(combination.fixture, {}).get("env_vars", [])}
     if "UNITS" in declared:
-        units = list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "UNITS"})
+        units = list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "UNITS"}, **direct)
         assert units[1] == "metric"
     if "WEATHER_API_KEY" in declared:
-        key = list_and_call(deployment.direct_url, combination.transport, "get_setting", {"name": "WEATHER_API_KEY"})
+        key = list_and_call(
+            deployment.direct_url, combination.transport, "get_setting", {"name": "WEATHER_API_KEY"}, **direct
+        )
         assert key[1] == ENV_VALUES["WEATHER_API_KEY"]
     # The installed SDK is the answered generation's (fastmcp_repo's unbounded `mcp` got 1.x).
     generation = GENERATIONS[deployment.answers["sdk"]]
@@ -117,7 +120,9 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
         f"import importlib.metadata as m; print(m.version('{generation.package}'))",
     )
     assert is_supported(generation, installed.strip()), installed
-    report = probe_with_mcp2_client(deployment.direct_url, combination.transport, tool="lifespan_entries", arguments={})
+    report = probe_with_mcp2_client(
+        deployment.direct_url, combination.transport, tool="lifespan_entries", arguments={}, **direct
+    )
     assert CONTRACT_TOOLS <= set(report["tools"])
     if combination.transport == "streamable-http":
         # Many requests so far, one lifespan: entered once for the process, not per request.
@@ -259,7 +264,8 @@ def test_progress_is_streamed_before_the_result(deployments, combination, tls_ce
         kwargs = {"headers": AUTH, "verify": tls_certs.ssl_context()}
         timing = progress_timing(deployment.proxied_url, combination.transport, steps=3, wait_seconds=3.0, **kwargs)
     else:
-        timing = progress_timing(deployment.direct_url, combination.transport, steps=3, wait_seconds=3.0)
+        kwargs = {"headers": deployment.direct_headers}
+        timing = progress_timing(deployment.direct_url, combination.transport, steps=3, wait_seconds=3.0, **kwargs)
     assert timing["notifications"] == 3
     assert timing["first_progress_after"] < timing["result_after"] - 2.0, timing
 
@@ -270,7 +276,7 @@ def test_stateless_session_survives_a_container_restart(deployments, combination
     if combination.nginx:
         url, kwargs = deployment.proxied_url, {"headers": AUTH, "verify": tls_certs.ssl_context()}
     else:
-        url, kwargs = deployment.direct_url, {}
+        url, kwargs = deployment.direct_url, {"headers": deployment.direct_headers}
 
     async def call_across_restart():
         async with mcp_session(url, combination.transport, **kwargs) as session:

@@ -71,7 +71,7 @@ def test_combination_serves(
             deployment.build(docker_build_flags)
         deployment.compose_up()
         deployment.wait_serving()
-        kwargs = {}
+        kwargs = {"headers": deployment.direct_headers}
         if answers["use_nginx"]:
             deployment.start_nginx(tmp_path / "nginx")
             kwargs = {"headers": {"Authorization": f"Bearer {TOKEN}"}, "verify": tls_certs.ssl_context()}

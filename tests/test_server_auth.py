@@ -1,0 +1,215 @@
+"""The server's own bearer-token check (mcp_auth.py, MCP_AUTH=tokens): on every generation, as a
+deployment without the host nginx runs it.
+
+Tokens are made and listed as DEPLOYMENT.md says (its "Clients and tokens" commands, run as printed);
+a refused request never reaches a tool (the example tool prints a marker: tests/tool_calls.py); the
+file is read again while the server runs. Wrong settings stop the server with a message naming them.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+import tool_calls
+from answer_sets import ENDPOINTS, TRANSPORTS
+from conftest import render
+from e2e.ports import free_port
+from mcp_probe import list_and_call
+from pytest_copie.plugin import Copie
+from sdk_envs import sdk_python, sdk_versions
+from served_project import serving
+
+from extensions.generations import GENERATIONS
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NEWEST = {version.sdk: version for version in sdk_versions()}
+TOKENS_FILE = "secrets/mcp-tokens.sha256"
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+TOOLS_CALL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "add", "arguments": {"a": 2, "b": 3}},
+}
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory):
+    """One new project per generation, served directly (no nginx) with the default auth answer."""
+    copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path_factory.mktemp("auth"), config_file=None)
+    rendered = {}
+    for sdk in GENERATIONS:
+        project = render(copie, sdk=sdk, use_nginx=False)
+        tool_calls.instrument(project / "server.py")
+        rendered[sdk] = project
+    return rendered
+
+
+def documented_commands(project: Path) -> str:
+    """The sh block of DEPLOYMENT.md's "Clients and tokens" section."""
+    section = (project / "DEPLOYMENT.md").read_text().split("## Clients and tokens", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def add_client(project: Path, name: str) -> str:
+    """Run DEPLOYMENT.md's commands as printed, for a client of this name; return the token it printed."""
+    commands = documented_commands(project).replace("claude-code", name)
+    done = subprocess.run(["sh", "-eu"], input=commands, cwd=project, capture_output=True, text=True, check=True)
+    token = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"[0-9a-f]{64}", token), done.stdout
+    return token
+
+
+def revoke(project: Path, name: str) -> None:
+    """DEPLOYMENT.md's revoke command, as printed."""
+    command = re.search(r"\(`(sed -i [^`]+)`\)", (project / "DEPLOYMENT.md").read_text()).group(1)
+    subprocess.run(["sh", "-c", command.replace("claude-code", name)], cwd=project, check=True)
+
+
+def post(url: str, authorization: str | None, **kwargs) -> httpx.Response:
+    headers = dict(MCP_HEADERS)
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    return httpx.post(url, json=TOOLS_CALL, headers=headers, **kwargs)
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+@pytest.mark.parametrize("sdk", GENERATIONS)
+def test_tokens_checked_by_the_server(projects, sdk, transport):
+    project = projects[sdk]
+    (project / TOKENS_FILE).unlink(missing_ok=True)
+    first, second = add_client(project, "claude-code"), add_client(project, "laptop-vscode")
+    assert (project / TOKENS_FILE).stat().st_mode & 0o004, "the server's user must be able to read the file"
+    stored = (project / TOKENS_FILE).read_text()
+    assert first not in stored and second not in stored  # hashes only
+
+    with serving(project, python=sdk_python(NEWEST[sdk]), MCP_AUTH="tokens", MCP_TRANSPORT=transport) as base:
+        url = base + ENDPOINTS[transport]
+        log = project / "serve.log"
+        assert "auth: bearer tokens from" in log.read_text()
+        # Every client's own token works, through the mcp SDK's client.
+        for token in (first, second):
+            assert list_and_call(url, transport, headers={"Authorization": f"Bearer {token}"}) == (["add"], "5")
+        calls_allowed = tool_calls.count(log.read_text())
+        assert calls_allowed == 2
+
+        variants = {
+            "no header": None,
+            "wrong token": "Bearer " + "0" * 64,
+            "upper-cased": f"Bearer {first.upper()}",
+            "padded with =": f"Bearer {first}=",
+            "one digit more": f"Bearer {first}0",
+            "one digit less": f"Bearer {first[:-1]}",
+            "prefixed": f"Bearer x{first}",
+            "the hash itself": "Bearer " + stored.split()[0],
+            "basic scheme": f"Basic {first}",
+            "no scheme": first,
+            "token with a space": f"Bearer {first[:32]} {first[32:]}",
+        }
+        for name, authorization in variants.items():
+            response = post(base + ENDPOINTS["streamable-http"], authorization)
+            assert response.status_code == 401, name
+            assert response.headers["WWW-Authenticate"].startswith('Bearer realm="'), name
+        # In the query string, the token counts for nothing.
+        assert post(f"{base}{ENDPOINTS['streamable-http']}?access_token={first}", None).status_code == 401
+        # Two Authorization headers: refused as malformed, whichever is valid.
+        doubled = httpx.Headers([*MCP_HEADERS.items(), ("authorization", f"Bearer {first}"), ("authorization", "x")])
+        assert httpx.post(base + ENDPOINTS["streamable-http"], json=TOOLS_CALL, headers=doubled).status_code == 400
+        # The health check needs no token.
+        assert httpx.get(base + "/healthz").status_code == 200
+
+        # Revoked while running: the next request is refused; the other client is unaffected.
+        revoke(project, "claude-code")
+        assert post(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
+        assert list_and_call(url, transport, headers={"Authorization": f"Bearer {second}"}) == (["add"], "5")
+        # Replaced by an editor (a new file under the same name): read again too.
+        replacement = project / "secrets" / "replacement"
+        replacement.write_text(f"# rotated\n{stored.splitlines()[0]}\n")
+        replacement.replace(project / TOKENS_FILE)
+        assert post(base + ENDPOINTS["streamable-http"], f"Bearer {second}").status_code == 401
+        assert list_and_call(url, transport, headers={"Authorization": f"Bearer {first}"}) == (["add"], "5")
+        # Deleted: every request refused, none let through.
+        (project / TOKENS_FILE).unlink()
+        assert post(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
+
+        text = log.read_text()
+        assert tool_calls.count(text) == calls_allowed + 2, "a refused request reached the tool"
+        # Tokens are never logged, whatever was sent.
+        assert first not in text and second not in text
+        assert "cannot read" in text and "every request is refused" in text
+
+
+def test_no_auth_on_all_interfaces_is_loudly_warned(projects, tmp_path):
+    with serving(projects["mcp1-fastmcp"], python=sdk_python(NEWEST["mcp1-fastmcp"]), MCP_AUTH="none") as base:
+        assert httpx.get(base + "/healthz").status_code == 200
+    assert "WARNING" not in (projects["mcp1-fastmcp"] / "serve.log").read_text()  # 127.0.0.1: only this machine
+    started = start_and_wait(projects["mcp1-fastmcp"], MCP_AUTH="none", MCP_HOST="0.0.0.0")
+    assert "WARNING: MCP_AUTH=none: anyone who can reach this server can call every tool" in started
+
+
+def start_and_wait(project: Path, **env: str) -> str:
+    """Start mcp_serve.py, give it two seconds, stop it: what it printed (for settings it refuses, or warns about)."""
+    environment = {"PATH": "/usr/bin:/bin", "MCP_PORT": str(free_port()), **env}
+    python = str(sdk_python(NEWEST["mcp1-fastmcp"]))
+    process = subprocess.Popen(
+        [python, "mcp_serve.py"], cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        output, _ = process.communicate(timeout=4)
+    except subprocess.TimeoutExpired:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    return output.decode()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MCP_AUTH": "token"}, "Unknown MCP_AUTH 'token': expected one of tokens, oauth, proxy, none"),
+        (
+            {"MCP_AUTH": "tokens", "MCP_TOKENS_FILE": "/nonexistent/tokens"},
+            "MCP_AUTH=tokens, but there is no tokens file at /nonexistent/tokens",
+        ),
+        (
+            {
+                "MCP_AUTH": "oauth",
+                "MCP_OAUTH_ISSUER": "http://auth.example.com/",
+                "MCP_OAUTH_RESOURCE": "https://x/mcp",
+            },
+            "MCP_OAUTH_ISSUER 'http://auth.example.com/' is not an https:// URL",
+        ),
+        (
+            {"MCP_AUTH": "oauth", "MCP_OAUTH_ISSUER": "https://a.example.com/", "MCP_OAUTH_RESOURCE": ""},
+            "MCP_OAUTH_RESOURCE '' is not an https:// URL",
+        ),
+        (
+            {
+                "MCP_AUTH": "oauth",
+                "MCP_OAUTH_ISSUER": "https://a.example.com/",
+                "MCP_OAUTH_RESOURCE": "https://x.example.com/mcp",
+                "MCP_OAUTH_INTROSPECTION_URL": "https://a.example.com/introspect",
+            },
+            "MCP_OAUTH_INTROSPECTION_URL needs MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET",
+        ),
+    ],
+    ids=["unknown-mode", "no-tokens-file", "http-issuer", "no-resource", "introspection-without-client"],
+)
+def test_wrong_settings_stop_the_server_with_a_message_naming_them(projects, env, message):
+    output = start_and_wait(projects["mcp1-fastmcp"], **env)
+    assert message in output, output
+    assert "Traceback" not in output
+
+
+def test_the_token_file_is_read_once_per_change(projects):
+    """Each request looks at the file's inode, size and time only; its content is read when they change."""
+    project = projects["mcp2-mcpserver"]
+    (project / TOKENS_FILE).unlink(missing_ok=True)
+    token = add_client(project, "ci")
+    with serving(project, python=sdk_python(NEWEST["mcp2-mcpserver"]), MCP_AUTH="tokens") as base:
+        for _ in range(20):
+            assert post(base + "/mcp", f"Bearer {token}").status_code == 200
+    assert (project / "serve.log").read_text().count("client token(s) in") == 1
