@@ -66,6 +66,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 
 from .cache import CACHE_DIR, file_lock
+from .certs import TlsCerts
 from .debian import ensure_packages
 from .ports import LOOPBACK, free_port
 
@@ -164,6 +165,8 @@ class AuthorizationServer:
     credentials_client_secret: str
     public_client_id: str
     public_redirect_uri: str
+    # What clients of this server verify its certificate with (True: the system's CAs; plain HTTP ignores it).
+    verify: Any = True
 
     # Endpoints, from the server's own metadata (RFC 8414).
     @property
@@ -228,7 +231,7 @@ class AuthorizationServer:
         when the server refused the request); it is returned, not requested. Cookies live only for
         this call, so every call logs in afresh.
         """
-        with httpx.Client(timeout=15) as client:
+        with httpx.Client(timeout=15, verify=self.verify) as client:
             request = client.build_request("GET", authorization_url)
             for _ in range(20):
                 step = self._step(client.send(request), login, password)
@@ -242,7 +245,7 @@ class AuthorizationServer:
         self, authorization_url: str, *, login: str = DEFAULT_LOGIN, password: str = "any"
     ) -> str:
         """:meth:`authorize` without blocking the event loop (for an async ``redirect_handler``)."""
-        async with httpx.AsyncClient(timeout=15) as client:
+        async with httpx.AsyncClient(timeout=15, verify=self.verify) as client:
             request = client.build_request("GET", authorization_url)
             for _ in range(20):
                 step = self._step(await client.send(request), login, password)
@@ -256,7 +259,7 @@ class AuthorizationServer:
 
     def _token_request(self, data: dict[str, str], ttl: int | None) -> dict[str, Any]:
         headers = {"X-Test-Token-TTL": str(ttl)} if ttl is not None else {}
-        response = httpx.post(self.token_endpoint, data=data, headers=headers, timeout=15)
+        response = httpx.post(self.token_endpoint, data=data, headers=headers, timeout=15, verify=self.verify)
         if response.status_code != 200:
             raise AuthorizationServerError(f"token request failed ({response.status_code}): {response.text}")
         return response.json()
@@ -327,7 +330,7 @@ class AuthorizationServer:
             data |= {"client_id": self.introspection_client_id, "client_secret": self.introspection_client_secret}
         else:
             auth = (self.introspection_client_id, self.introspection_client_secret)
-        response = httpx.post(self.introspection_endpoint, data=data, auth=auth, timeout=15)
+        response = httpx.post(self.introspection_endpoint, data=data, auth=auth, timeout=15, verify=self.verify)
         if response.status_code != 200:
             raise AuthorizationServerError(f"introspection failed ({response.status_code}): {response.text}")
         return response.json()
@@ -357,14 +360,17 @@ def authorization_server(
     trailing_slash: bool = False,
     introspection_auth_method: str = "client_secret_basic",
     startup_timeout: float = 30.0,
+    tls: TlsCerts | None = None,
 ) -> Iterator[AuthorizationServer]:
     """Start one oidc-provider on ``127.0.0.1:<free port>`` for ``resources``; stop it on exit.
 
     ``resources`` maps resource indicator URLs to ``{"scopes": [...], "format": "jwt" | "opaque",
     "ttl": seconds, "audience": str}``. ``default_resource`` is used for requests without a
     ``resource`` parameter (default: the only resource, if there is one). The issuer is
-    ``http://{issuer_host}:PORT``, with a final ``/`` if ``trailing_slash`` (see the module
-    docstring); the server listens on 127.0.0.1 either way, so ``issuer_host`` may be ``localhost``.
+    ``http://{issuer_host}:PORT`` (``https://`` with ``tls``, whose certificate must name
+    ``issuer_host``), with a final ``/`` if ``trailing_slash`` (see the module docstring). It listens on
+    127.0.0.1 for ``localhost`` and ``127.0.0.1``, else on ``issuer_host`` itself, which must then be an
+    address of this machine (the Docker bridge's, so that containers reach it).
     ``introspection_auth_method`` is how the resource server's client authenticates at the
     introspection endpoint (``client_secret_basic`` or ``client_secret_post``). Several servers may
     run at once (each its own port and signing key). If the block raises, the provider's log is
@@ -375,7 +381,8 @@ def authorization_server(
         raise ValueError(f"default_resource {default_resource} is not one of the resources")
     script = install()
     port = free_port()
-    issuer = f"http://{issuer_host}:{port}" + ("/" if trailing_slash else "")
+    issuer = f"{'https' if tls else 'http'}://{issuer_host}:{port}" + ("/" if trailing_slash else "")
+    verify: Any = tls.ssl_context() if tls else True
     clients = {
         "introspection": {
             "client_id": "mcp-resource-server",
@@ -386,8 +393,11 @@ def authorization_server(
         "public": {"client_id": "e2e-public-client", "redirect_uri": "http://localhost/e2e-callback"},
     }
     config = {
-        "host": LOOPBACK,
+        # On loopback, unless the issuer names another address of this machine (e.g. the Docker
+        # bridge's, for containers to reach): then there.
+        "host": LOOPBACK if issuer_host in (LOOPBACK, "localhost") else issuer_host,
         "port": port,
+        "tls": {"cert": str(tls.cert_chain), "key": str(tls.private_key)} if tls else None,
         "issuer": issuer,
         "resources": resources,
         "default_resource": default_resource,
@@ -411,7 +421,9 @@ def authorization_server(
                     raise AuthorizationServerError(f"oidc-provider {state}:\n{log_path.read_text(errors='replace')}")
                 time.sleep(0.05)
             # Asked at the issuer's own host: oidc-provider builds the endpoint URLs from the request's Host.
-            metadata = httpx.get(issuer.rstrip("/") + "/.well-known/oauth-authorization-server", timeout=10)
+            metadata = httpx.get(
+                issuer.rstrip("/") + "/.well-known/oauth-authorization-server", timeout=10, verify=verify
+            )
             metadata.raise_for_status()
             server = AuthorizationServer(
                 issuer=issuer,
@@ -426,6 +438,7 @@ def authorization_server(
                 credentials_client_secret=clients["credentials"]["client_secret"],
                 public_client_id=clients["public"]["client_id"],
                 public_redirect_uri=clients["public"]["redirect_uri"],
+                verify=verify,
             )
             try:
                 yield server

@@ -42,6 +42,7 @@ import re
 import shutil
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 from plumbum import local
@@ -365,3 +366,15 @@ def _proxy_env_flags() -> list[str]:
             if os.environ.get(variant):
                 flags += ["-e", f"{variant}={os.environ[variant]}"]
     return flags
+
+
+def base_trusting(engine: DockerEngine, base_image: str, ca_bundle: Path, context: Path) -> str:
+    """The stand-in base, trusting a test CA (as a real base trusts a real server's CA); its tag."""
+    (context / "ca.pem").write_bytes(ca_bundle.read_bytes())
+    (context / "Dockerfile").write_text(
+        f"FROM {base_image}\nCOPY ca.pem /tmp/ca.pem\n"
+        "RUN cat /tmp/ca.pem >> /etc/ssl/certs/ca-certificates.crt && rm /tmp/ca.pem\n"
+    )
+    tag = f"e2e/base-with-test-ca:{uuid.uuid4().hex[:6]}"
+    engine.docker("build", "--tag", tag, str(context))
+    return tag

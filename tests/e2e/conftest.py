@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from .base_image import ensure_base_image, network_flags, proxy_build_args
+from .base_image import base_trusting, ensure_base_image, network_flags, proxy_build_args
 from .certs import TlsCerts, make_certs
 from .docker_engine import DockerEngine, ensure_docker_engine, stop_managed_dockerd
 from .git_server import GitServer, start_git_server
@@ -154,15 +154,8 @@ def private_git(tmp_path_factory, tls_certs) -> GitServer:
 
 @pytest.fixture(scope="session")
 def base_with_test_ca(docker_engine, base_image, tls_certs, tmp_path_factory) -> str:
-    """The stand-in base, trusting the test CA (as a real base trusts a real git host's CA)."""
-    context = tmp_path_factory.mktemp("ca-base")
-    (context / "ca.pem").write_bytes(tls_certs.ca_bundle.read_bytes())
-    (context / "Dockerfile").write_text(
-        f"FROM {base_image}\nCOPY ca.pem /tmp/ca.pem\n"
-        "RUN cat /tmp/ca.pem >> /etc/ssl/certs/ca-certificates.crt && rm /tmp/ca.pem\n"
-    )
-    tag = f"e2e/base-with-test-ca:{uuid.uuid4().hex[:6]}"
-    docker_engine.docker("build", "--tag", tag, str(context))
+    """The stand-in base, trusting the test CA of tls_certs."""
+    tag = base_trusting(docker_engine, base_image, tls_certs.ca_bundle, tmp_path_factory.mktemp("ca-base"))
     yield tag
     docker_engine.docker.run(["image", "rm", "-f", tag], retcode=None)
 

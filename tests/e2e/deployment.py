@@ -2,8 +2,7 @@
 
 The rendered files are used as rendered. The one substitution: the Dockerfile's base image is
 pointed at the local stand-in for python:3.13-slim (`--build-arg PYTHON_IMAGE=...`), because no
-registry can be pulled from on these machines. The OAuth tests add a compose override file for the
-host's network (Deployment.use_host_network), to reach their authorization server.
+registry can be pulled from on these machines.
 """
 
 from __future__ import annotations
@@ -56,7 +55,6 @@ class Deployment:
     build_seconds: float = 0.0
     healthy_after: float = 0.0
     client_token: str = ""  # made by add_client() where the server checks tokens itself
-    compose_override: Path | None = None  # see use_host_network()
 
     # --- what the answers made ---------------------------------------------------------
 
@@ -133,21 +131,8 @@ class Deployment:
             self.engine.compose.run([*self._compose_args(), "down", "--volumes"], retcode=None)
 
     def _compose_args(self) -> list[str]:
-        files = [self.repo / "docker-compose.yaml", *([self.compose_override] if self.compose_override else [])]
-        return [
-            *(arg for path in files for arg in ("-f", str(path))),
-            "--project-directory",
-            str(self.repo),
-            "-p",
-            self.compose_project,
-        ]
-
-    def use_host_network(self) -> None:
-        """The container on the host's network, by a compose override file beside the rendered one (which
-        stays as rendered): the tests' authorization server listens on this machine's loopback, where a
-        real deployment reaches its provider over the internet. The published port becomes the host's own."""
-        self.compose_override = self.repo.parent / "host-network.override.yaml"
-        self.compose_override.write_text(f"services:\n  {self.service}:\n    network_mode: host\n")
+        compose_file = self.repo / "docker-compose.yaml"
+        return ["-f", str(compose_file), "--project-directory", str(self.repo), "-p", self.compose_project]
 
     def health(self, container: str | None = None) -> str:
         out = self.engine.docker("inspect", "--format", "{{json .State.Health}}", container or self.service)

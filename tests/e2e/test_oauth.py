@@ -15,6 +15,7 @@ check sits in mcp_serve.py's wiring, which differs per generation.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -34,6 +35,8 @@ from served_project import serving
 from extensions.generations import GENERATIONS
 
 from .authorization_server import AuthorizationServer, authorization_server
+from .base_image import base_trusting
+from .certs import TlsCerts, make_certs
 from .deployment import URL_PREFIX, Deployment, nginx_answers, port_answers, unique_image
 from .oauth_client import oauth_client
 
@@ -67,7 +70,7 @@ def bad_tokens(auth: AuthorizationServer, other_issuer: AuthorizationServer, res
     valid = auth.client_credentials_token(resource, SCOPE)
     header, payload, signature = valid.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
-    public_key = httpx.get(auth.jwks_uri).json()["keys"][0]
+    public_key = httpx.get(auth.jwks_uri, verify=auth.verify).json()["keys"][0]
     flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
     return {
         "wrong issuer": (other_issuer.client_credentials_token(resource, SCOPE), 401),
@@ -130,8 +133,36 @@ def check_metadata(metadata_url: str, auth: AuthorizationServer, resource: str, 
     assert document["bearer_methods_supported"] == ["header"]
 
 
+@pytest.fixture(scope="module")
+def issuer_tls(docker_engine, tmp_path_factory) -> TlsCerts:
+    """A test CA and a certificate for this machine's address on the Docker bridge (where the containers
+    reach the authorization server, served over HTTPS as a real issuer is), localhost and 127.0.0.1."""
+    gateway = docker_engine.docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}")
+    return make_certs(tmp_path_factory.mktemp("issuer-tls"), ("localhost", "127.0.0.1", gateway.strip()))
+
+
+@pytest.fixture(scope="module")
+def trusting_build_flags(docker_engine, base_image, docker_build_flags, issuer_tls, tmp_path_factory):
+    """docker build flags for a base that trusts the test CA, as a real base trusts a real issuer's."""
+    tag = base_trusting(docker_engine, base_image, issuer_tls.ca_bundle, tmp_path_factory.mktemp("issuer-ca"))
+    yield [flag if not flag.startswith("PYTHON_IMAGE=") else f"PYTHON_IMAGE={tag}" for flag in docker_build_flags]
+    docker_engine.docker.run(["image", "rm", "-f", tag], retcode=None)
+
+
+@contextlib.contextmanager
+def issuers(resource: str, issuer_tls: TlsCerts, token_format: str = "jwt"):
+    """The authorization server, and another one (for tokens from the wrong issuer), over HTTPS on the
+    Docker bridge's address."""
+    host = issuer_tls.names[-1]
+    with (
+        authorization_server(resources(resource, token_format), issuer_host=host, tls=issuer_tls) as auth,
+        authorization_server(resources(resource, token_format), issuer_host=host, tls=issuer_tls) as other,
+    ):
+        yield auth, other
+
+
 @pytest.fixture
-def oauth_deployment(tmp_path, docker_engine, docker_build_flags, tls_certs):
+def oauth_deployment(tmp_path, docker_engine, trusting_build_flags, issuer_tls):
     """A new project (the example server, its tool counted) with auth=oauth, built and started."""
     started = []
 
@@ -148,15 +179,14 @@ def oauth_deployment(tmp_path, docker_engine, docker_build_flags, tls_certs):
             **ports,
         }
         if nginx:
-            answers |= nginx_answers(tmp_path, tls_certs)
+            answers |= nginx_answers(tmp_path, issuer_tls)
         else:
             answers["oauth_resource"] = resource
         apply_template(repo, **answers)
         tool_calls.instrument(repo / "server.py")
         deployment = Deployment(None, repo, answers, docker_engine, {})
         started.append(deployment)
-        deployment.build(docker_build_flags)
-        deployment.use_host_network()
+        deployment.build(trusting_build_flags)
         deployment.compose_up()
         deployment.wait_serving()
         if nginx:
@@ -169,20 +199,18 @@ def oauth_deployment(tmp_path, docker_engine, docker_build_flags, tls_certs):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_oauth_directly_in_the_container(oauth_deployment, transport):
+def test_oauth_directly_in_the_container(oauth_deployment, issuer_tls, transport):
     ports = port_answers(False)
     resource = f"http://127.0.0.1:{ports['port']}{ENDPOINTS[transport]}"
     metadata_url = f"http://127.0.0.1:{ports['port']}/.well-known/oauth-protected-resource{ENDPOINTS[transport]}"
-    with (
-        authorization_server(resources(resource)) as auth,
-        authorization_server(resources(resource)) as other_issuer,
-    ):
+    verify = {"verify": issuer_tls.ssl_context()}
+    with issuers(resource, issuer_tls) as (auth, other_issuer):
         deployment = oauth_deployment(auth, transport, False, resource, ports)
         assert f"auth: OAuth access tokens from {auth.issuer} for {resource} (JWTs, scopes {SCOPE})" in (
             deployment.logs()
         )
         check_metadata(metadata_url, auth, resource)
-        seen = full_flow(auth, deployment.direct_url, transport)
+        seen = full_flow(auth, deployment.direct_url, transport, **verify)
         assert seen["claims"]["aud"] == resource and SCOPE in seen["claims"]["scope"].split()
         assert "resource=" in seen["authorization_url"] and "code_challenge_method=S256" in seen["authorization_url"]
         assert httpx.get(f"http://127.0.0.1:{ports['port']}/healthz").status_code == 200
@@ -194,16 +222,13 @@ def test_oauth_directly_in_the_container(oauth_deployment, transport):
         assert seen["token"] not in log
 
 
-def test_oauth_through_nginx_with_tls(oauth_deployment, tls_certs):
+def test_oauth_through_nginx_with_tls(oauth_deployment, issuer_tls):
     ports = port_answers(True)
     public_base = f"https://localhost:{ports['https_port']}"
     resource = f"{public_base}/{URL_PREFIX}/mcp"
     metadata_url = f"{public_base}/.well-known/oauth-protected-resource/{URL_PREFIX}/mcp"
-    verify = {"verify": tls_certs.ssl_context()}
-    with (
-        authorization_server(resources(resource)) as auth,
-        authorization_server(resources(resource)) as other_issuer,
-    ):
+    verify = {"verify": issuer_tls.ssl_context()}
+    with issuers(resource, issuer_tls) as (auth, other_issuer):
         deployment = oauth_deployment(auth, "streamable-http", True, resource, ports)
         # The metadata is served through nginx, without a token; the client finds it from the 401.
         check_metadata(metadata_url, auth, resource, **verify)
@@ -216,14 +241,12 @@ def test_oauth_through_nginx_with_tls(oauth_deployment, tls_certs):
         assert tool_calls.count(log) == 1, f"{refused} refused requests; the tool ran {tool_calls.count(log)} times"
 
 
-def test_opaque_tokens_by_introspection(oauth_deployment):
+def test_opaque_tokens_by_introspection(oauth_deployment, issuer_tls):
     """A provider issuing opaque tokens: the server asks it (RFC 7662) with its own client credentials."""
     ports = port_answers(False)
     resource = f"http://127.0.0.1:{ports['port']}/mcp"
-    with (
-        authorization_server(resources(resource, "opaque")) as auth,
-        authorization_server(resources(resource, "opaque")) as other_issuer,
-    ):
+    verify = {"verify": issuer_tls.ssl_context()}
+    with issuers(resource, issuer_tls, "opaque") as (auth, other_issuer):
         deployment = oauth_deployment(auth, "streamable-http", False, resource, ports)
         deployment.compose_up(
             MCP_OAUTH_INTROSPECTION_URL=auth.introspection_endpoint,
@@ -232,7 +255,7 @@ def test_opaque_tokens_by_introspection(oauth_deployment):
         )
         deployment.wait_serving()
         assert "(introspection at " in deployment.logs()
-        seen = full_flow(auth, deployment.direct_url, "streamable-http")
+        seen = full_flow(auth, deployment.direct_url, "streamable-http", **verify)
         assert seen["token"].count(".") == 0  # opaque
         expired = auth.client_credentials_token(resource, SCOPE, ttl=1)
         statuses = {

@@ -23,10 +23,13 @@
 
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
+
 import Provider, { errors } from 'oidc-provider';
 
 const config = JSON.parse(process.argv[2] ?? process.env.AUTHORIZATION_SERVER_CONFIG ?? '{}');
-const { host = '127.0.0.1', port, issuer, resources = {}, clients = {} } = config;
+const { host = '127.0.0.1', port, issuer, resources = {}, clients = {}, tls } = config;
 if (!port || !issuer) {
   console.error('usage: node provider.mjs \'{"port": ..., "issuer": ..., "resources": {...}}\'');
   process.exit(2);
@@ -160,9 +163,12 @@ for (const event of [
   });
 }
 
-const server = provider.listen(port, host, () => {
-  console.log(`ready ${issuer}`);
-});
+// Over TLS when given a certificate ({"tls": {"cert": PATH, "key": PATH}}), as a real issuer is served.
+const ready = () => console.log(`ready ${issuer}`);
+const server = tls
+  ? https.createServer({ cert: readFileSync(tls.cert), key: readFileSync(tls.key) }, provider.callback())
+    .listen(port, host, ready)
+  : provider.listen(port, host, ready);
 
 function stop() {
   server.close(() => process.exit(0));
