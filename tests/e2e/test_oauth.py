@@ -17,6 +17,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -137,8 +139,12 @@ def check_metadata(metadata_url: str, auth: AuthorizationServer, resource: str, 
 def issuer_tls(docker_engine, tmp_path_factory) -> TlsCerts:
     """A test CA and a certificate for this machine's address on the Docker bridge (where the containers
     reach the authorization server, served over HTTPS as a real issuer is), localhost and 127.0.0.1."""
-    gateway = docker_engine.docker("network", "inspect", "bridge", "--format", "{{(index .IPAM.Config 0).Gateway}}")
-    return make_certs(tmp_path_factory.mktemp("issuer-tls"), ("localhost", "127.0.0.1", gateway.strip()))
+    options = '{{index .Options "com.docker.network.bridge.name"}}'
+    bridge = docker_engine.docker("network", "inspect", "bridge", "--format", options).strip() or "docker0"
+    addresses = subprocess.run(["ip", "-4", "-o", "addr", "show", bridge], capture_output=True, text=True).stdout
+    found = re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", addresses)
+    assert found, f"no IPv4 address on the Docker bridge {bridge}: {addresses!r}"
+    return make_certs(tmp_path_factory.mktemp("issuer-tls"), ("localhost", "127.0.0.1", found.group(1)))
 
 
 @pytest.fixture(scope="module")
