@@ -139,11 +139,13 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "-q", "-m", message)
 
 
-def gitignore_after(before: bytes) -> bytes:
-    """The user's .gitignore after the template's task: VERSION and .env appended, each only if missing."""
+def gitignore_after(before: bytes, server_checks_tokens: bool = False) -> bytes:
+    """The user's .gitignore after the template's task: VERSION and .env appended (and mcp-tokens/ where
+    the server reads token hashes from it), each only if missing."""
     text = before.decode()
     present = {line.strip().lstrip("/") for line in text.splitlines()}
-    missing = "".join(f"{line}\n" for line in ("VERSION", ".env") if line not in present)
+    wanted = ("VERSION", ".env", *(["mcp-tokens/"] if server_checks_tokens else []))
+    missing = "".join(f"{line}\n" for line in wanted if line not in present)
     return (text + ("\n" if missing and text and not text.endswith("\n") else "") + missing).encode()
 
 

@@ -90,7 +90,6 @@ BAD_ANSWERS = [
     ("private_deps_host", "https://github.com", "private_deps_host: 'https://github.com' is not a bare host name"),
     ("private_deps_host", "git.example.com:99999", "private_deps_host: 99999 is not a port"),
     ("platform", "amd64", "platform: 'amd64' is not a platform"),
-    ("auth", "bearer", "auth"),
     ("oauth_issuer", "http://auth.example.com/", "oauth_issuer: 'http://auth.example.com/' is not an https:// URL"),
     ("oauth_issuer", "auth.example.com", "oauth_issuer: 'auth.example.com' is not an https:// URL"),
     ("oauth_issuer", "https://auth.example.com/?tenant=1", "has characters this URL cannot carry"),

@@ -154,9 +154,9 @@ def check_auth(project, answers, env, claude):
     assert ('proxy_set_header Authorization "";' in nginx_conf) == (auth == "tokens" and nginx)
     assert (project / "nginx/tokens.map.example").exists() == (auth == "tokens" and nginx)
     # The server's own token file: mounted, ignored by git and Docker, documented.
-    assert ("./secrets:/app/secrets:ro" in compose.get("volumes", [])) == server_checks_tokens
-    assert ("secrets/" in (project / ".gitignore").read_text().splitlines()) == server_checks_tokens
-    assert "secrets" in (project / ".dockerignore").read_text().splitlines()
+    assert ("./mcp-tokens:/app/mcp-tokens:ro" in compose.get("volumes", [])) == server_checks_tokens
+    assert ("mcp-tokens/" in (project / ".gitignore").read_text().splitlines()) == server_checks_tokens
+    assert "mcp-tokens" in (project / ".dockerignore").read_text().splitlines()
     assert ("## Clients and tokens" in deployment_md) == server_checks_tokens
     assert ("## OAuth" in deployment_md) == (auth == "oauth")
     assert ("## No authentication" in deployment_md) == (auth == "none")

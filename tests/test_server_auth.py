@@ -27,7 +27,7 @@ from extensions.generations import GENERATIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NEWEST = {version.sdk: version for version in sdk_versions()}
-TOKENS_FILE = "secrets/mcp-tokens.sha256"
+TOKENS_FILE = "mcp-tokens/clients.sha256"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 TOOLS_CALL = {
     "jsonrpc": "2.0",
@@ -127,7 +127,7 @@ def test_tokens_checked_by_the_server(projects, sdk, transport):
         assert post(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
         assert list_and_call(url, transport, headers={"Authorization": f"Bearer {second}"}) == (["add"], "5")
         # Replaced by an editor (a new file under the same name): read again too.
-        replacement = project / "secrets" / "replacement"
+        replacement = project / "mcp-tokens" / "replacement"
         replacement.write_text(f"# rotated\n{stored.splitlines()[0]}\n")
         replacement.replace(project / TOKENS_FILE)
         assert post(base + ENDPOINTS["streamable-http"], f"Bearer {second}").status_code == 401

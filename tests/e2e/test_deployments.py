@@ -135,8 +135,34 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
 def test_retrofit_kept_every_user_file(deployments, combination):
     deployment = deployments(combination)
     for name, before in deployment.user_files_before.items():
-        expected = gitignore_after(before) if name == ".gitignore" else before
+        expected = gitignore_after(before, deployment.server_checks_tokens) if name == ".gitignore" else before
         assert (deployment.repo / name).read_bytes() == expected, f"{name} changed"
+
+
+DIRECT = [c for c in COMBINATIONS if not c.nginx]
+
+
+@pytest.mark.parametrize("combination", DIRECT, ids=_ids(DIRECT))
+def test_without_nginx_the_server_checks_tokens_from_the_mounted_file(deployments, combination):
+    """auth=tokens without nginx: the container reads mcp-tokens/ (mounted read-only); a client added or
+    revoked with DEPLOYMENT.md's commands counts at once, without a restart or a rebuild."""
+    deployment = deployments(combination)
+    url, transport = deployment.direct_url, combination.transport
+    started = deployment.engine.docker("inspect", "--format", "{{.State.StartedAt}}", deployment.service)
+    refused = httpx.post(url, json={}, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
+    assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer realm=")
+    assert httpx.post(url, json={}, timeout=10).status_code == 401
+
+    second = deployment.add_client("second-client")
+    assert list_and_call(url, transport, headers={"Authorization": f"Bearer {second}"})[1] == "5"
+    revoke = re.search(r"\(`(sed -i [^`]+)`\)", (deployment.repo / "DEPLOYMENT.md").read_text()).group(1)
+    subprocess.run(["sh", "-c", revoke.replace("claude-code", "second-client")], cwd=deployment.repo, check=True)
+    assert httpx.post(url, json={}, headers={"Authorization": f"Bearer {second}"}, timeout=10).status_code == 401
+    # The first client still works; the container never restarted.
+    assert list_and_call(url, transport, headers=deployment.direct_headers)[1] == "5"
+    assert deployment.engine.docker("inspect", "--format", "{{.State.StartedAt}}", deployment.service) == started
+    log = deployment.logs()
+    assert second not in log and deployment.client_token not in log
 
 
 @pytest.mark.parametrize("combination", PROXIED, ids=_ids(PROXIED))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import re
 import subprocess
@@ -48,6 +50,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 NEWEST = {version.sdk: version for version in sdk_versions()}
 SCOPE = "mcp:tools"
 OTHER_RESOURCE = "https://other.example.com/mcp"
+JWT_RESOURCE = "https://jwt.example.com/mcp"
 MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
 TOOLS_CALL = {
     "jsonrpc": "2.0",
@@ -58,13 +61,24 @@ TOOLS_CALL = {
 
 
 def resources(resource: str, token_format: str = "jwt") -> dict:
-    """The server's resource and another one, both with the scope the server requires."""
-    return {resource: {"scopes": [SCOPE], "format": token_format}, OTHER_RESOURCE: {"scopes": [SCOPE]}}
+    """The server's resource and another one, both with the scope the server requires (and a third,
+    whose tokens are always JWTs)."""
+    return {
+        resource: {"scopes": [SCOPE], "format": token_format},
+        OTHER_RESOURCE: {"scopes": [SCOPE], "format": token_format},
+        JWT_RESOURCE: {"scopes": [SCOPE], "format": "jwt"},
+    }
 
 
 def b64(data: dict | bytes) -> str:
     raw = json.dumps(data).encode() if isinstance(data, dict) else data
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def hs256(claims: dict, secret: bytes, kid: str) -> str:
+    """A JWT signed with HMAC-SHA256 (made by hand: PyJWT itself refuses a JWK as an HMAC secret)."""
+    signing_input = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': kid})}.{b64(claims)}"
+    return f"{signing_input}.{b64(hmac.new(secret, signing_input.encode(), hashlib.sha256).digest())}"
 
 
 def bad_tokens(auth: AuthorizationServer, other_issuer: AuthorizationServer, resource: str) -> dict[str, tuple]:
@@ -81,7 +95,7 @@ def bad_tokens(auth: AuthorizationServer, other_issuer: AuthorizationServer, res
         "bad signature": (f"{header}.{payload}.{flipped}", 401),
         "alg none": (f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{payload}.", 401),
         # HS256 with the issuer's public key as the secret: the classic key-confusion forgery.
-        "HS256 with the public key": (jwt.encode(claims, json.dumps(public_key).encode(), algorithm="HS256"), 401),
+        "HS256 with the public key": (hs256(claims, json.dumps(public_key).encode(), public_key["kid"]), 401),
         "claims edited": (f"{header}.{b64({**claims, 'scope': SCOPE + ' admin'})}.{signature}", 401),
         "not a JWT": ("opaque-" + valid[-20:], 401),
         "missing scope": (auth.client_credentials_token(resource, ""), 403),
@@ -98,7 +112,7 @@ def full_flow(auth: AuthorizationServer, url: str, transport: str, **kwargs) -> 
     provider, seen, storage = oauth_client(auth, url)
     assert list_and_call(url, transport, auth=provider, **kwargs) == (["add"], "5")
     token = storage.tokens.access_token
-    seen["claims"] = jwt.decode(token, options={"verify_signature": False})
+    seen["claims"] = jwt.decode(token, options={"verify_signature": False}) if token.count(".") == 2 else {}
     seen["token"] = token
     return seen
 
@@ -270,6 +284,8 @@ def test_opaque_tokens_by_introspection(oauth_deployment, issuer_tls):
             "wrong issuer": (other_issuer.client_credentials_token(resource, SCOPE), 401),
             "missing scope": (auth.client_credentials_token(resource, ""), 403),
             "made up": ("x" * 43, 401),
+            # A JWT, which this provider will not introspect (400 unsupported_token_type): refused, not a 503.
+            "a JWT for another resource": (auth.client_credentials_token(JWT_RESOURCE, SCOPE), 401),
         }
         time.sleep(7)
         statuses["expired"] = (expired, 401)
