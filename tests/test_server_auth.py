@@ -83,7 +83,8 @@ def test_tokens_checked_by_the_server(projects, sdk, transport):
     project = projects[sdk]
     (project / TOKENS_FILE).unlink(missing_ok=True)
     first, second = add_client(project, "claude-code"), add_client(project, "laptop-vscode")
-    assert (project / TOKENS_FILE).stat().st_mode & 0o004, "the server's user must be able to read the file"
+    # The container's user (uid 10001) must reach the file through its folder, whatever the umask.
+    assert (project / TOKENS_FILE).stat().st_mode & 0o004 and (project / TOKENS_FILE).parent.stat().st_mode & 0o005 == 5
     stored = (project / TOKENS_FILE).read_text()
     assert first not in stored and second not in stored  # hashes only
 

@@ -128,7 +128,9 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
         # Many requests so far, one lifespan: entered once for the process, not per request.
         assert report["text"] == "1"
     if combination.fixture in CUSTOM_ROUTES:
-        assert httpx.get(f"http://127.0.0.1:{deployment.answers['port']}/status", timeout=10).text == "ok"
+        # A custom route of the server's own needs the credential too (only /healthz is open).
+        status = f"http://127.0.0.1:{deployment.answers['port']}/status"
+        assert httpx.get(status, headers=deployment.direct_headers, timeout=10).text == "ok"
 
 
 @pytest.mark.parametrize("combination", COMBINATIONS, ids=_ids(COMBINATIONS))
