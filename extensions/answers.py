@@ -75,7 +75,7 @@ _SERVER_PATH = re.compile(r"/[A-Za-z0-9._/@+=,:%-]*")
 # characters a URL needs, without those that compose, a shell or nginx would read as syntax.
 _URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/@%+=,-]+")
 # OAuth scope tokens (RFC 6749 section 3.3), without what compose or a shell would read as syntax.
-_SCOPE = re.compile(r"[A-Za-z0-9._:/*+=@~-]+")
+_SCOPE = re.compile(r"[A-Za-z0-9._:/*+=@~][A-Za-z0-9._:/*+=@~-]*")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 _DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
@@ -401,7 +401,10 @@ def oauth_scopes_error(value: Any) -> str:
         return f"oauth_scopes: expected {what}"
     for scope in value:
         if not isinstance(scope, str) or not _SCOPE.fullmatch(scope):
-            return f"oauth_scopes: {scope!r} is not a scope (letters, digits and . _ : / * + = @ ~ -); expected {what}"
+            return (
+                f"oauth_scopes: {scope!r} is not a scope (letters, digits and . _ : / * + = @ ~ -, not first); "
+                f"expected {what}"
+            )
     if len(set(value)) != len(value):
         return f"oauth_scopes: a scope is listed twice; expected {what}"
     return ""

@@ -56,7 +56,7 @@ VALID = {
     "ssl_certificate": "/etc/letsencrypt/live/mcp.example.com/fullchain.pem",
     "ssl_certificate_key": "/etc/letsencrypt/live/mcp.example.com/privkey.pem",
     "tokens_file": "/etc/nginx/mcp-tokens/weather-mcp.map",
-    "auth": "oauth",
+    "auth": "tokens",  # the oauth_* answers are checked whatever auth says; renders use nginx's tokens
     "oauth_issuer": "https://tenant.eu.auth0.com/",
     "oauth_resource": "https://mcp.example.com/weather/mcp",
     "oauth_scopes": ["mcp:tools", "api://weather/read"],

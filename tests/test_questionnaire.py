@@ -102,6 +102,7 @@ BAD_ANSWERS = [
     ("oauth_scopes", ["mcp tools"], "oauth_scopes: 'mcp tools' is not a scope"),
     ("oauth_scopes", ['mcp"tools'], "is not a scope"),
     ("oauth_scopes", ["read", "read"], "a scope is listed twice"),
+    ("oauth_scopes", ["-mcp:tools"], "oauth_scopes: '-mcp:tools' is not a scope"),
 ]
 
 NEEDS = {
