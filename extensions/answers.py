@@ -410,6 +410,12 @@ def oauth_scopes_error(value: Any) -> str:
     return ""
 
 
+def replicas_error(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
+        return f"replicas: {value!r} is not a number of replicas; expected a whole number from 1 to 100"
+    return ""
+
+
 def port_error(value: Any, question: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         return f"{question}: {value!r} is not a port; expected a whole number from 1 to 65535"
@@ -519,8 +525,9 @@ def auth_settings(answers: dict[str, Any], public_url: str) -> dict[str, Any]:
         "nginx_checks_tokens": auth == "tokens" and nginx,
     }
     if auth == "oauth":
-        # Behind nginx the resource is its public URL; without it, the URL the user gave.
-        resource = public_url if nginx else answers["oauth_resource"]
+        # Behind nginx or an Ingress the resource is the public URL; without them, the URL the user gave.
+        fronted = nginx or answers.get("orchestrator") == "kubernetes"
+        resource = public_url if fronted else answers["oauth_resource"]
         parts = urllib.parse.urlsplit(resource)
         # RFC 9728: the well-known name goes between the host and the resource's path.
         metadata_path = f"/.well-known/oauth-protected-resource{parts.path}"
@@ -582,6 +589,16 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
             # The Host header nginx forwards ($host, no port) and direct calls on the Docker host.
             "allowed_hosts": f"{host},{host}:*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
             "allowed_origins": f"https://{authority}",
+        }
+    elif answers.get("orchestrator") == "kubernetes":
+        host = answers["public_host"]
+        derived |= {
+            # The Ingress serves the host's root over HTTPS and passes Host on as clients sent it.
+            "public_base_url": f"https://{host}",
+            "allowed_hosts": f"{host},{host}:*",
+            "allowed_origins": f"https://{host}",
+            # Kubernetes names are DNS labels: lowercase letters, digits and '-', at most 63.
+            "kubernetes_name": re.sub(r"[^a-z0-9-]+", "-", service).strip("-")[:63].rstrip("-"),
         }
     else:
         derived |= {

@@ -29,6 +29,7 @@ VALIDATORS = (
     "ports_error",
     "https_url_error",
     "oauth_scopes_error",
+    "replicas_error",
 )
 HELPERS = (
     "image_basename",

@@ -25,6 +25,7 @@ NEXT_STEPS = {
         "then `sudo nginx -t && sudo systemctl reload nginx`."
     ),
     "clients": "The client configuration changed: update every client of this server (see DEPLOYMENT.md).",
+    "kubernetes": "The Kubernetes manifests changed: `kubectl apply -f k8s/` (pods are replaced one at a time).",
     "publish": "build-publish.sh changed: nothing to do until the next release you publish with it.",
     "docs": "DEPLOYMENT.md changed: it describes the deployment as it is now.",
     "example": "An example file changed; your own copy of it (if any) is not touched.",
@@ -46,6 +47,10 @@ AFTER_CHANGE = {
     "clients/claude-desktop.json.jinja": "clients",
     "clients/vscode.mcp.json.jinja": "clients",
     "clients/cursor.mcp.json.jinja": "clients",
+    "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/deployment.yaml.jinja": "kubernetes",
+    "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/service.yaml.jinja": "kubernetes",
+    "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/ingress.yaml.jinja": "kubernetes",
+    "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/pdb.yaml.jinja": "kubernetes",
     "build-publish.sh.jinja": "publish",
     "DEPLOYMENT.md.jinja": "docs",
 }

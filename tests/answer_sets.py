@@ -44,7 +44,9 @@ DEFAULT_AUTH = QUESTIONS["auth"]["default"]
 OAUTH_ANSWERS = {"oauth_issuer": "https://tenant.eu.auth0.com/", "oauth_scopes": ["mcp:tools"]}
 
 
-def answer_set(sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH) -> tuple[str, dict]:
+def answer_set(
+    sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose"
+) -> tuple[str, dict]:
     """The answers for one combination, with a readable id (the default auth is left out of it)."""
     chosen = {
         **BASE_ANSWERS,
@@ -57,12 +59,16 @@ def answer_set(sdk, transport, dependencies, nginx, private, extras, auth=DEFAUL
         "source_paths": SOURCE_PATHS if extras else ["server.py"],
         "system_packages": SYSTEM_PACKAGES if extras else [],
         "auth": auth,
+        "orchestrator": orchestrator,
     }
+    if orchestrator == "kubernetes":
+        chosen["replicas"] = 3
     if auth == "oauth":
         chosen |= OAUTH_ANSWERS
-        if not nginx:
+        if not nginx and orchestrator == "compose":
             chosen["oauth_resource"] = f"https://weather.example.com/weather{ENDPOINTS[transport]}"
-    parts = [sdk, transport, dependencies.replace(".", ""), "nginx" if nginx else "direct"]
+    front = "k8s" if orchestrator == "kubernetes" else "nginx" if nginx else "direct"
+    parts = [sdk, transport, dependencies.replace(".", ""), front]
     parts += ["private" if private else "public", "extras" if extras else "plain"]
     parts += [] if auth == DEFAULT_AUTH else [f"auth{auth}"]
     return "-".join(parts), chosen
@@ -70,13 +76,17 @@ def answer_set(sdk, transport, dependencies, nginx, private, extras, auth=DEFAUL
 
 def combinations():
     """Every SDK x transport x dependency source x nginx x private deps x extras with the default
-    auth, and every SDK x transport x nginx with each other auth answer (auth changes only the
-    wiring, the compose file, nginx and the documents, not how the image is built)."""
+    auth, every SDK x transport x nginx with each other auth answer (auth changes only the
+    wiring, the compose file, nginx and the documents, not how the image is built), and every
+    SDK x transport x auth on Kubernetes."""
     for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False), (True, False)):
         yield answer_set(*row)
     for sdk, transport, nginx, auth in itertools.product(SDKS, TRANSPORTS, (True, False), AUTHS):
         if auth != DEFAULT_AUTH:
             yield answer_set(sdk, transport, "requirements.txt", nginx, False, nginx, auth)
+    # Kubernetes: every generation x transport x auth (the manifests differ by those three).
+    for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
+        yield answer_set(sdk, transport, "requirements.txt", False, False, True, auth, "kubernetes")
 
 
 def expected_files(project: Path) -> set[str]:

@@ -89,3 +89,19 @@ def nginx_test(server_block: Path, workdir: Path) -> str:
     )
     _, out, err = _tool("nginx")["-t", "-p", str(workdir), "-e", str(workdir / "logs/error.log"), "-c", str(conf)].run()
     return out + err
+
+
+# The oldest and newest Kubernetes minor releases the manifests are checked against (upstream
+# supports the three newest; kubernetes-validate 1.37.0 ships the schemas, so no network is needed).
+KUBERNETES_VERSIONS = ("1.35", "1.37")
+
+
+def kubernetes(manifest: Path) -> list[dict]:
+    """Every object of a manifest, validated strictly (unknown fields refused) against each version."""
+    import kubernetes_validate
+
+    objects = [item for item in yaml.safe_load_all(manifest.read_text()) if item]
+    for item in objects:
+        for version in KUBERNETES_VERSIONS:
+            kubernetes_validate.validate(item, version, strict=True)
+    return objects

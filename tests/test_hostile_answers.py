@@ -48,6 +48,8 @@ VALID = {
     "image": "ghcr.io/acme/weather-mcp",
     "env_vars": ["API_KEY", "UNITS=metric"],
     "port": 8000,
+    "orchestrator": "compose",
+    "replicas": 3,
     "use_nginx": True,
     "public_host": "mcp.example.com",
     "url_prefix": "weather",

@@ -36,3 +36,26 @@ def test_nginx_rejects_a_bad_server_block(tmp_path):
     (tmp_path / "bad.conf").write_text("server { listen 8443 ssl; proxy_buffering maybe; }\n")
     with pytest.raises(ProcessExecutionError, match="proxy_buffering"):
         linters.nginx_test(tmp_path / "bad.conf", tmp_path / "nginx")
+
+
+@pytest.mark.parametrize(
+    ("manifest", "refusal"),
+    [
+        # A misspelt field: strict validation refuses what `kubectl apply` would silently drop.
+        ("apiVersion: v1\nkind: Service\nmetadata: {name: a}\nspec: {ports: [{port: 80}], selectr: {}}\n", "selectr"),
+        # A value of the wrong type.
+        (
+            "apiVersion: policy/v1\nkind: PodDisruptionBudget\nmetadata: {name: a}\nspec: {maxUnavailable: [1]}\n",
+            "maxUnavailable",
+        ),
+        # An API version the supported releases no longer serve.
+        ("apiVersion: policy/v1beta1\nkind: PodDisruptionBudget\nmetadata: {name: a}\nspec: {}\n", "SchemaNotFound"),
+    ],
+)
+def test_kubernetes_validate_rejects_bad_manifests(tmp_path, manifest, refusal):
+    import kubernetes_validate
+
+    (tmp_path / "m.yaml").write_text(manifest)
+    with pytest.raises((kubernetes_validate.ValidationError, kubernetes_validate.utils.SchemaNotFoundError)) as error:
+        linters.kubernetes(tmp_path / "m.yaml")
+    assert refusal in f"{type(error.value).__name__} {error.value}"

@@ -103,6 +103,8 @@ BAD_ANSWERS = [
     ("oauth_scopes", ['mcp"tools'], "is not a scope"),
     ("oauth_scopes", ["read", "read"], "a scope is listed twice"),
     ("oauth_scopes", ["-mcp:tools"], "oauth_scopes: '-mcp:tools' is not a scope"),
+    ("replicas", 0, "replicas: 0 is not a number of replicas; expected a whole number from 1 to 100"),
+    ("replicas", 101, "replicas: 101 is not a number of replicas"),
 ]
 
 NEEDS = {
@@ -117,6 +119,7 @@ NEEDS = {
     "oauth_issuer": {"auth": "oauth"},
     "oauth_resource": {"auth": "oauth", "use_nginx": False},
     "oauth_scopes": {"auth": "oauth"},
+    "replicas": {"orchestrator": "kubernetes"},
 }
 
 
@@ -157,6 +160,8 @@ GOOD_ANSWERS = [
     ("oauth_issuer", "http://localhost:8080/realms/dev"),
     ("oauth_resource", "https://gateway.example.com:8443/teams/weather/mcp"),
     ("oauth_scopes", ["mcp:tools", "api://0f1e2d3c-aaaa/weather.read", "https://x.example.com/scope"]),
+    ("replicas", 1),
+    ("orchestrator", "kubernetes"),
 ]
 
 

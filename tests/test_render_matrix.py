@@ -125,12 +125,67 @@ def check_consistency(project, answers):
         assert "mcp.example.com" in env["MCP_ALLOWED_HOSTS"].split(",")
         assert "location /weather/ {" in nginx and "proxy_buffering off;" in nginx
         assert "X-Forwarded-Prefix /weather;" in nginx
+    elif answers["orchestrator"] == "kubernetes":
+        assert service["ports"] == ["8000:8000"]  # the compose file, for a run on one machine
+        assert claude["url"] == f"https://mcp.example.com{endpoint}"
     else:
         assert service["ports"] == ["8000:8000"]
         assert claude["url"] == (
             answers["oauth_resource"] if answers["auth"] == "oauth" else f"http://localhost:8000{endpoint}"
         )
     check_auth(project, answers, env, claude)
+    assert (project / "k8s").exists() == (answers["orchestrator"] == "kubernetes")
+    if answers["orchestrator"] == "kubernetes":
+        check_kubernetes(project, answers, claude["url"])
+
+
+def check_kubernetes(project, answers, public_url):
+    """Valid for the oldest and newest supported Kubernetes, and saying what the answers say."""
+    objects = {path.name: linters.kubernetes(path) for path in sorted((project / "k8s").glob("*.yaml"))}
+    assert set(objects) == {"deployment.yaml", "service.yaml", "ingress.yaml", "pdb.yaml"}
+    deployment, service, ingress, budget = (
+        objects[name][0] for name in ("deployment.yaml", "service.yaml", "ingress.yaml", "pdb.yaml")
+    )
+    assert deployment["spec"]["replicas"] == answers["replicas"]
+    assert deployment["spec"]["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == "ghcr.io/acme/weather-mcp:latest"
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
+    assert (
+        container["readinessProbe"]["httpGet"]
+        == container["livenessProbe"]["httpGet"]
+        == {
+            "path": "/healthz",
+            "port": "http",
+        }
+    )
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["resources"]["limits"] and container["resources"]["requests"]
+    env = {item["name"]: item for item in container["env"]}
+    assert env["MCP_HOST"]["value"] == "0.0.0.0" and env["MCP_TRANSPORT"]["value"] == answers["transport"]
+    assert env["MCP_AUTH"]["value"] == answers["auth"]
+    assert "mcp.example.com" in env["MCP_ALLOWED_HOSTS"]["value"].split(",")
+    # Variables without a default come from a secret, the others are in the manifest.
+    assert env["API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "weather-mcp-env", "key": "API_KEY"}
+    assert env["LOG_LEVEL"]["value"] == "info"
+    mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
+    assert ("/app/mcp-tokens" in mounts) == (answers["auth"] == "tokens")
+    assert ("envFrom" in container) == (answers["auth"] == "oauth")
+    if answers["auth"] == "oauth":
+        assert env["MCP_OAUTH_RESOURCE"]["value"] == public_url
+    assert (
+        service["spec"]["selector"]
+        == deployment["spec"]["selector"]["matchLabels"]
+        == budget["spec"]["selector"]["matchLabels"]
+    )
+    rule = ingress["spec"]["rules"][0]
+    assert rule["host"] == "mcp.example.com" and ingress["spec"]["tls"][0]["hosts"] == ["mcp.example.com"]
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
+    assert ("nginx.ingress.kubernetes.io/affinity" in annotations) == (answers["transport"] == "sse")
 
 
 def check_auth(project, answers, env, claude):
