@@ -28,6 +28,7 @@ NEXT_STEPS = {
     "kubernetes": "The Kubernetes manifests changed: `kubectl apply -f k8s/` (pods are replaced one at a time).",
     "publish": "build-publish.sh changed: nothing to do until the next release you publish with it.",
     "docs": "DEPLOYMENT.md changed: it describes the deployment as it is now.",
+    "check": "check_deployment.py changed: run it against the deployment once more.",
     "example": "An example file changed; your own copy of it (if any) is not touched.",
 }
 
@@ -53,6 +54,7 @@ AFTER_CHANGE = {
     "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/pdb.yaml.jinja": "kubernetes",
     "build-publish.sh.jinja": "publish",
     "DEPLOYMENT.md.jinja": "docs",
+    "check_deployment.py.jinja": "check",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -48,3 +49,18 @@ def serving(project: Path, python: Path | str = sys.executable, **env: str):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def documented_commands(project: Path) -> str:
+    """The sh block of DEPLOYMENT.md's "Clients and tokens" section."""
+    section = (project / "DEPLOYMENT.md").read_text().split("## Clients and tokens", 1)[1]
+    return section.split("```sh\n", 1)[1].split("```", 1)[0]
+
+
+def add_client(project: Path, name: str) -> str:
+    """Run DEPLOYMENT.md's commands as printed, for a client of this name; return the token it printed."""
+    commands = documented_commands(project).replace("claude-code", name)
+    done = subprocess.run(["sh", "-eu"], input=commands, cwd=project, capture_output=True, text=True, check=True)
+    token = done.stdout.strip().splitlines()[-1]
+    assert re.fullmatch(r"[0-9a-f]{64}", token), done.stdout
+    return token

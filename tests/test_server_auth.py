@@ -21,7 +21,7 @@ from e2e.ports import free_port
 from mcp_probe import list_and_call
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
-from served_project import serving
+from served_project import add_client, serving
 
 from extensions.generations import GENERATIONS
 
@@ -47,21 +47,6 @@ def projects(tmp_path_factory):
         tool_calls.instrument(project / "server.py")
         rendered[sdk] = project
     return rendered
-
-
-def documented_commands(project: Path) -> str:
-    """The sh block of DEPLOYMENT.md's "Clients and tokens" section."""
-    section = (project / "DEPLOYMENT.md").read_text().split("## Clients and tokens", 1)[1]
-    return section.split("```sh\n", 1)[1].split("```", 1)[0]
-
-
-def add_client(project: Path, name: str) -> str:
-    """Run DEPLOYMENT.md's commands as printed, for a client of this name; return the token it printed."""
-    commands = documented_commands(project).replace("claude-code", name)
-    done = subprocess.run(["sh", "-eu"], input=commands, cwd=project, capture_output=True, text=True, check=True)
-    token = done.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"[0-9a-f]{64}", token), done.stdout
-    return token
 
 
 def revoke(project: Path, name: str) -> None:

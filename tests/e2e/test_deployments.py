@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import functools
 import grp
+import os
 import re
 import shutil
 import stat
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -165,6 +167,45 @@ def test_without_nginx_the_server_checks_tokens_from_the_mounted_file(deployment
     assert deployment.engine.docker("inspect", "--format", "{{.State.StartedAt}}", deployment.service) == started
     log = deployment.logs()
     assert second not in log and deployment.client_token not in log
+
+
+@pytest.mark.parametrize("combination", PROXIED[:1], ids=_ids(PROXIED[:1]))
+def test_check_deployment_passes_through_nginx_and_names_what_is_broken(deployments, combination, tls_certs):
+    """The rendered check_deployment.py against the live URL: TLS, 401, tools, latency; then broken variants."""
+    deployment = deployments(combination)
+
+    def check(url: str, **env: str) -> tuple[int, str]:
+        command = [sys.executable, "check_deployment.py", url, "--token", TOKEN, "--tool", "add", "--arguments"]
+        done = subprocess.run(
+            [*command, '{"a": 2, "b": 3}'],
+            cwd=deployment.repo,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        return done.returncode, done.stdout
+
+    trusted = {"SSL_CERT_FILE": str(tls_certs.ca_bundle)}
+    code, out = check(deployment.proxied_url, **trusted)
+    assert code == 0 and "ok    TLS        certificate valid for localhost" in out, out
+    assert "add answered" in out and "401 without a token" in out
+    code, out = check(deployment.proxied_url)  # the system's CAs do not know the test CA
+    assert code == 1 and "FAIL  TLS        the certificate of localhost is not valid" in out, out
+    code, out = check(f"https://127.0.0.1:{deployment.answers['port']}/mcp", **trusted)  # the container's plain port
+    assert code == 1 and "no TLS at" in out, out
+    code, out = check(deployment.proxied_base + "/sse", **trusted)
+    assert code == 1 and "the URL ends in" in out, out
+    # Nothing behind nginx (the container stopped): the 502 is named for what it means.
+    deployment.engine.docker("stop", deployment.service)
+    try:
+        code, out = check(deployment.proxied_url, **trusted)
+        assert code == 1 and "the proxy in front answered 502: nothing behind it answers" in out, out
+    finally:
+        deployment.engine.docker("start", deployment.service)
+        deployment.wait_serving()
+        deployment.wait_health("healthy")
 
 
 @pytest.mark.parametrize("combination", PROXIED, ids=_ids(PROXIED))

@@ -1,0 +1,78 @@
+"""check_deployment.py, the rendered project's own check of a live deployment: it passes against a
+healthy server and fails, naming the cause, against each broken one that can be made here. (Through
+nginx with TLS, and with nothing behind nginx: tests/e2e/test_deployments.py.)"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import render
+from e2e.ports import free_port
+from pytest_copie.plugin import Copie
+from sdk_envs import sdk_python, sdk_versions
+from served_project import add_client, serving
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NEWEST = {version.sdk: version for version in sdk_versions()}
+ADD = ["--tool", "add", "--arguments", '{"a": 2, "b": 3}']
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path_factory.mktemp("check"), config_file=None)
+    return render(copie, use_nginx=False)
+
+
+def check(project: Path, *arguments: str) -> tuple[int, str]:
+    done = subprocess.run(
+        [sys.executable, "check_deployment.py", *arguments], cwd=project, capture_output=True, text=True, timeout=120
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, done.stdout
+
+
+def test_a_healthy_deployment_passes_and_each_broken_one_fails_naming_the_cause(project):
+    token = add_client(project, "ci")
+    with serving(project, python=sdk_python(NEWEST["mcp2-mcpserver"]), MCP_AUTH="tokens") as base:
+        url = base + "/mcp"
+        code, out = check(project, url, "--token", token, *ADD)
+        assert code == 0, out
+        assert "ok    MCP        " in out and "add answered" in out and "tools/list median" in out
+        assert "ok    auth       401 without a token" in out
+
+        code, out = check(project, url, "--token", "0" * 64, *ADD)
+        assert code == 1 and "FAIL  MCP        the credential was refused (401)" in out
+        code, out = check(project, url, *ADD)
+        assert code == 1 and "no token: set $" in out
+        code, out = check(project, base + "/sse", "--token", token)
+        assert code == 1 and "the URL ends in /sse, but streamable-http serves /mcp" in out
+        code, out = check(project, url, "--token", token, "--tool", "add", "--arguments", "{}")
+        assert code == 1 and "add answered an error" in out
+
+        # The client files say another transport than the server runs.
+        clients = project / "clients" / "claude-code.mcp.json"
+        original = clients.read_text()
+        clients.write_text(original.replace('"type": "http"', '"type": "sse"'))
+        try:
+            code, out = check(project, url, "--token", token)
+            assert code == 1 and "claude-code.mcp.json says type sse, but streamable-http needs http" in out
+        finally:
+            clients.write_text(original)
+
+    # Open to anyone, where the answers say a token is needed.
+    with serving(project, python=sdk_python(NEWEST["mcp2-mcpserver"]), MCP_AUTH="none") as base:
+        code, out = check(project, base + "/mcp", "--token", token)
+        assert code == 1 and "without a credential the answer was 200, not 401" in out
+
+    # Nothing listening.
+    code, out = check(project, f"http://127.0.0.1:{free_port()}/mcp", "--token", token)
+    assert code == 1 and "(connection refused)" in out
+
+    # A public URL over plain HTTP.
+    code, out = check(project, "http://mcp.invalid/mcp", "--token", token)
+    assert code == 1 and "is plain HTTP: a token would cross the network readable" in out
+    assert json.loads((project / "clients" / "claude-code.mcp.json").read_text())
