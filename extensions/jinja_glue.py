@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,9 @@ from jinja2.ext import Extension
 from . import answers, dockerignore
 from .detect import detect
 from .python_source import import_block
+
+# The line length the rendered Python is formatted for (tests/linters.py checks it with ruff).
+RUFF_LINE_LENGTH = 120
 
 VALIDATORS = (
     "server_error",
@@ -46,6 +50,15 @@ def python_import_block(lines: list[str], *more: str) -> str:
     return import_block([*lines, *more])
 
 
+def python_constant(value: Any, name: str) -> str:
+    """`NAME = value` as ruff formats it: parenthesized on a line of its own when that makes it fit."""
+    literal = json.dumps(value)
+    line = f"{name} = {literal}"
+    if len(line) <= RUFF_LINE_LENGTH or len(literal) + 4 > RUFF_LINE_LENGTH:
+        return line
+    return f"{name} = (\n    {literal}\n)"
+
+
 def python_tuple(items: list[str]) -> str:
     """A Python tuple literal of strings, as ruff formats it."""
     inner = ", ".join(f'"{item}"' for item in items)
@@ -59,6 +72,7 @@ class AnswerFilters(Extension):
             environment.filters[name] = getattr(answers, name)
         environment.filters["python_import_block"] = python_import_block
         environment.filters["python_tuple"] = python_tuple
+        environment.filters["python_constant"] = python_constant
         environment.globals["dockerignore_sections"] = dockerignore.SECTIONS
 
 
