@@ -55,6 +55,22 @@ async def mcp_session(
         raise ValueError(f"not an HTTP transport: {transport}")
 
 
+# A tools/call as raw HTTP, for what the SDK's client would not send (no token, a bad one, two headers).
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+TOOLS_CALL = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "tools/call",
+    "params": {"name": "add", "arguments": {"a": 2, "b": 3}},
+}
+
+
+def raw_tools_call(url: str, authorization: str | None = None, **kwargs) -> httpx.Response:
+    """POST the add(2, 3) tools/call to url, with this Authorization header (None: without one)."""
+    headers = MCP_HEADERS | ({"Authorization": authorization} if authorization is not None else {})
+    return httpx.post(url, json=TOOLS_CALL, headers=headers, timeout=30, **kwargs)
+
+
 def result_text(result) -> str:
     return "".join(getattr(item, "text", "") for item in result.content)
 

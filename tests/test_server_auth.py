@@ -18,7 +18,7 @@ import tool_calls
 from answer_sets import ENDPOINTS, TRANSPORTS
 from conftest import render
 from e2e.ports import free_port
-from mcp_probe import list_and_call
+from mcp_probe import MCP_HEADERS, TOOLS_CALL, list_and_call, raw_tools_call
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
 from served_project import add_client, serving
@@ -28,13 +28,6 @@ from extensions.generations import GENERATIONS
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NEWEST = {version.sdk: version for version in sdk_versions()}
 TOKENS_FILE = "mcp-tokens/clients.sha256"
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
-TOOLS_CALL = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "tools/call",
-    "params": {"name": "add", "arguments": {"a": 2, "b": 3}},
-}
 
 
 @pytest.fixture(scope="module")
@@ -53,13 +46,6 @@ def revoke(project: Path, name: str) -> None:
     """DEPLOYMENT.md's revoke command, as printed."""
     command = re.search(r"\(`(sed -i [^`]+)`\)", (project / "DEPLOYMENT.md").read_text()).group(1)
     subprocess.run(["sh", "-c", command.replace("claude-code", name)], cwd=project, check=True)
-
-
-def post(url: str, authorization: str | None, **kwargs) -> httpx.Response:
-    headers = dict(MCP_HEADERS)
-    if authorization is not None:
-        headers["Authorization"] = authorization
-    return httpx.post(url, json=TOOLS_CALL, headers=headers, **kwargs)
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
@@ -97,11 +83,11 @@ def test_tokens_checked_by_the_server(projects, sdk, transport):
             "token with a space": f"Bearer {first[:32]} {first[32:]}",
         }
         for name, authorization in variants.items():
-            response = post(base + ENDPOINTS["streamable-http"], authorization)
+            response = raw_tools_call(base + ENDPOINTS["streamable-http"], authorization)
             assert response.status_code == 401, name
             assert response.headers["WWW-Authenticate"].startswith('Bearer realm="'), name
         # In the query string, the token counts for nothing.
-        assert post(f"{base}{ENDPOINTS['streamable-http']}?access_token={first}", None).status_code == 401
+        assert raw_tools_call(f"{base}{ENDPOINTS['streamable-http']}?access_token={first}", None).status_code == 401
         # Two Authorization headers: refused as malformed, whichever is valid.
         doubled = httpx.Headers([*MCP_HEADERS.items(), ("authorization", f"Bearer {first}"), ("authorization", "x")])
         assert httpx.post(base + ENDPOINTS["streamable-http"], json=TOOLS_CALL, headers=doubled).status_code == 400
@@ -110,17 +96,17 @@ def test_tokens_checked_by_the_server(projects, sdk, transport):
 
         # Revoked while running: the next request is refused; the other client is unaffected.
         revoke(project, "claude-code")
-        assert post(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
+        assert raw_tools_call(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
         assert list_and_call(url, transport, headers={"Authorization": f"Bearer {second}"}) == (["add"], "5")
         # Replaced by an editor (a new file under the same name): read again too.
         replacement = project / "mcp-tokens" / "replacement"
         replacement.write_text(f"# rotated\n{stored.splitlines()[0]}\n")
         replacement.replace(project / TOKENS_FILE)
-        assert post(base + ENDPOINTS["streamable-http"], f"Bearer {second}").status_code == 401
+        assert raw_tools_call(base + ENDPOINTS["streamable-http"], f"Bearer {second}").status_code == 401
         assert list_and_call(url, transport, headers={"Authorization": f"Bearer {first}"}) == (["add"], "5")
         # Deleted: every request refused, none let through.
         (project / TOKENS_FILE).unlink()
-        assert post(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
+        assert raw_tools_call(base + ENDPOINTS["streamable-http"], f"Bearer {first}").status_code == 401
 
         text = log.read_text()
         assert tool_calls.count(text) == calls_allowed + 2, "a refused request reached the tool"
@@ -197,5 +183,5 @@ def test_the_token_file_is_read_once_per_change(projects):
     token = add_client(project, "ci")
     with serving(project, python=sdk_python(NEWEST["mcp2-mcpserver"]), MCP_AUTH="tokens") as base:
         for _ in range(20):
-            assert post(base + "/mcp", f"Bearer {token}").status_code == 200
+            assert raw_tools_call(base + "/mcp", f"Bearer {token}").status_code == 200
     assert (project / "serve.log").read_text().count("client token(s) in") == 1

@@ -31,7 +31,7 @@ import tool_calls
 from answer_sets import ENDPOINTS, TRANSPORTS
 from conftest import render
 from fixture_repos import apply_template
-from mcp_probe import list_and_call
+from mcp_probe import list_and_call, raw_tools_call
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
 from served_project import serving
@@ -51,13 +51,6 @@ NEWEST = {version.sdk: version for version in sdk_versions()}
 SCOPE = "mcp:tools"
 OTHER_RESOURCE = "https://other.example.com/mcp"
 JWT_RESOURCE = "https://jwt.example.com/mcp"
-MCP_HEADERS = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
-TOOLS_CALL = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "tools/call",
-    "params": {"name": "add", "arguments": {"a": 2, "b": 3}},
-}
 
 
 def resources(resource: str, token_format: str = "jwt") -> dict:
@@ -103,8 +96,7 @@ def bad_tokens(auth: AuthorizationServer, other_issuer: AuthorizationServer, res
 
 
 def post(url: str, token: str | None, **kwargs) -> httpx.Response:
-    headers = dict(MCP_HEADERS) | ({"Authorization": f"Bearer {token}"} if token else {})
-    return httpx.post(url, json=TOOLS_CALL, headers=headers, timeout=30, **kwargs)
+    return raw_tools_call(url, f"Bearer {token}" if token else None, **kwargs)
 
 
 def full_flow(auth: AuthorizationServer, url: str, transport: str, **kwargs) -> dict:
