@@ -359,7 +359,7 @@ def authorization_server(
     issuer_host: str = LOOPBACK,
     trailing_slash: bool = False,
     introspection_auth_method: str = "client_secret_basic",
-    startup_timeout: float = 30.0,
+    startup_timeout: float = 120.0,  # a loaded 2-core CI machine once took over 30 s to start it
     tls: TlsCerts | None = None,
 ) -> Iterator[AuthorizationServer]:
     """Start one oidc-provider on ``127.0.0.1:<free port>`` for ``resources``; stop it on exit.
