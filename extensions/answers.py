@@ -410,9 +410,16 @@ def oauth_scopes_error(value: Any) -> str:
     return ""
 
 
-def replicas_error(value: Any) -> str:
+def replicas_error(value: Any, orchestrator: str = "kubernetes", transport: str = "streamable-http") -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
         return f"replicas: {value!r} is not a number of replicas; expected a whole number from 1 to 100"
+    if value > 1 and orchestrator == "swarm" and transport == "sse":
+        # The stack's nginx finds the replicas through Swarm's DNS, one request at a time: it has
+        # no way to send a session's POSTs to the replica that holds its stream.
+        return (
+            f"replicas: {value} SSE replicas on Swarm would lose sessions (each lives in one replica, and "
+            "the stack's nginx spreads requests over all); expected 1, or transport streamable-http"
+        )
     return ""
 
 
@@ -540,6 +547,11 @@ def auth_settings(answers: dict[str, Any], public_url: str) -> dict[str, Any]:
     return settings
 
 
+def dns_label(name: str, length: int) -> str:
+    """The name as a DNS label of at most `length` characters: lowercase letters, digits and '-'."""
+    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:length].rstrip("-")
+
+
 def derive(answers: dict[str, Any]) -> dict[str, Any]:
     """Everything the files need beyond the answers themselves, computed in one place."""
     image = answers["image"]
@@ -590,6 +602,19 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
             "allowed_hosts": f"{host},{host}:*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
             "allowed_origins": f"https://{authority}",
         }
+        if answers.get("orchestrator") == "swarm":
+            # The stack's nginx reads them where Swarm mounts its secrets (deploy-stack.sh).
+            derived |= {
+                "nginx_tls_certificate": "/run/secrets/fullchain.pem",
+                "nginx_tls_certificate_key": "/run/secrets/privkey.pem",
+                "nginx_tokens_map": "/run/secrets/tokens.map",
+            }
+        else:
+            derived |= {
+                "nginx_tls_certificate": answers["ssl_certificate"],
+                "nginx_tls_certificate_key": answers["ssl_certificate_key"],
+                "nginx_tokens_map": answers.get("tokens_file"),
+            }
     elif answers.get("orchestrator") == "kubernetes":
         host = answers["public_host"]
         derived |= {
@@ -598,7 +623,7 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
             "allowed_hosts": f"{host},{host}:*",
             "allowed_origins": f"https://{host}",
             # Kubernetes names are DNS labels: lowercase letters, digits and '-', at most 63.
-            "kubernetes_name": re.sub(r"[^a-z0-9-]+", "-", service).strip("-")[:63].rstrip("-"),
+            "kubernetes_name": dns_label(service, 63),
         }
     else:
         derived |= {
@@ -608,6 +633,11 @@ def derive(answers: dict[str, Any]) -> dict[str, Any]:
             "allowed_hosts": "*",
             "allowed_origins": "",
         }
+    if answers.get("orchestrator") == "swarm":
+        # Swarm names a stack's services STACK_SERVICE, and a service name is a DNS label (at
+        # most 63 characters): the stack's name leaves room for "_server" and "_nginx".
+        stack = dns_label(service, 55)
+        derived |= {"stack_name": stack, "swarm_prefix": stack[:32].rstrip("-")}
     derived["public_url"] = derived["public_base_url"] + endpoint
     derived |= auth_settings(answers, derived["public_url"])
     if answers.get("private_deps"):

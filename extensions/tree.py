@@ -26,6 +26,7 @@ NEXT_STEPS = {
     ),
     "clients": "The client configuration changed: update every client of this server (see DEPLOYMENT.md).",
     "kubernetes": "The Kubernetes manifests changed: `kubectl apply -f k8s/` (pods are replaced one at a time).",
+    "swarm": "The Swarm stack or its nginx changed ({files}): ./deploy-stack.sh on a manager.",
     "publish": "build-publish.sh changed: nothing to do until the next release you publish with it.",
     "docs": "DEPLOYMENT.md changed: it describes the deployment as it is now.",
     "check": "check_deployment.py changed: run it against the deployment once more.",
@@ -52,6 +53,8 @@ AFTER_CHANGE = {
     "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/service.yaml.jinja": "kubernetes",
     "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/ingress.yaml.jinja": "kubernetes",
     "{% if orchestrator == 'kubernetes' %}k8s{% endif %}/pdb.yaml.jinja": "kubernetes",
+    "{% if orchestrator == 'swarm' %}docker-stack.yaml{% endif %}.jinja": "swarm",
+    "{% if orchestrator == 'swarm' %}deploy-stack.sh{% endif %}.jinja": "swarm",
     "build-publish.sh.jinja": "publish",
     "DEPLOYMENT.md.jinja": "docs",
     "check_deployment.py.jinja": "check",
@@ -87,4 +90,7 @@ def rendered_kinds(render: Callable[[str], str]) -> dict[str, str]:
         name = rendered_name(template_path, render)
         if name:
             rendered[name] = AFTER_CHANGE.get(template_path, "")
+    if render("{{ orchestrator }}") == "swarm":
+        # The stack's nginx takes its configuration from deploy-stack.sh, not from /etc/nginx.
+        rendered = {name: "swarm" if kind == "nginx" else kind for name, kind in rendered.items()}
     return rendered

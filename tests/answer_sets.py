@@ -63,11 +63,14 @@ def answer_set(
     }
     if orchestrator == "kubernetes":
         chosen["replicas"] = 3
+    elif orchestrator == "swarm":
+        # SSE on Swarm runs one replica (the questionnaire refuses more).
+        chosen["replicas"] = 3 if transport == "streamable-http" else 1
     if auth == "oauth":
         chosen |= OAUTH_ANSWERS
         if not nginx and orchestrator == "compose":
             chosen["oauth_resource"] = f"https://weather.example.com/weather{ENDPOINTS[transport]}"
-    front = "k8s" if orchestrator == "kubernetes" else "nginx" if nginx else "direct"
+    front = {"kubernetes": "k8s", "swarm": "swarm"}.get(orchestrator) or ("nginx" if nginx else "direct")
     parts = [sdk, transport, dependencies.replace(".", ""), front]
     parts += ["private" if private else "public", "extras" if extras else "plain"]
     parts += [] if auth == DEFAULT_AUTH else [f"auth{auth}"]
@@ -78,7 +81,7 @@ def combinations():
     """Every SDK x transport x dependency source x nginx x private deps x extras with the default
     auth, every SDK x transport x nginx with each other auth answer (auth changes only the
     wiring, the compose file, nginx and the documents, not how the image is built), and every
-    SDK x transport x auth on Kubernetes."""
+    SDK x transport x auth on Kubernetes and on Swarm."""
     for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False), (True, False)):
         yield answer_set(*row)
     for sdk, transport, nginx, auth in itertools.product(SDKS, TRANSPORTS, (True, False), AUTHS):
@@ -87,6 +90,9 @@ def combinations():
     # Kubernetes: every generation x transport x auth (the manifests differ by those three).
     for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
         yield answer_set(sdk, transport, "requirements.txt", False, False, True, auth, "kubernetes")
+    # Swarm: the same (its stack has nginx as a service).
+    for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
+        yield answer_set(sdk, transport, "requirements.txt", True, False, True, auth, "swarm")
 
 
 def expected_files(project: Path) -> set[str]:
@@ -94,9 +100,13 @@ def expected_files(project: Path) -> set[str]:
     for the answers recorded in the project."""
     import jinja2
 
-    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
-    context = {**recorded, **answers.derive(recorded)}
     environment = jinja2.Environment()
+    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    if "use_nginx" not in recorded:
+        # Not asked (Swarm, Kubernetes), so not recorded: the files are rendered with its default.
+        default = environment.from_string(QUESTIONS["use_nginx"]["default"]).render(recorded)
+        recorded["use_nginx"] = default == "True"
+    context = {**recorded, **answers.derive(recorded)}
     rendered = rendered_kinds(lambda text: environment.from_string(text).render(context))
     return set(rendered) | {ANSWERS_FILE, ".gitignore"}
 

@@ -72,11 +72,23 @@ def _ensure_nginx() -> None:
     ensure_packages("nginx")  # Debian's nginx: what a user's server most likely runs
 
 
-def nginx_test(server_block: Path, workdir: Path) -> str:
-    """`nginx -t` on the server block, included in the http context as conf.d would."""
+def nginx_test(server_block: Path, workdir: Path, secrets: dict[str, Path] | None = None) -> str:
+    """`nginx -t` on the server block, included in the http context as conf.d would.
+
+    secrets: for a Swarm stack's nginx, the files Swarm mounts in /run/secrets (name: source);
+    they are put in a folder of their own and the block reads them from there."""
     _ensure_nginx()
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
+    if secrets is not None:
+        folder = workdir / "secrets"
+        folder.mkdir(exist_ok=True)
+        for name, source in secrets.items():
+            (folder / name).write_bytes(source.read_bytes())
+        text = server_block.read_text()
+        assert "/run/secrets/" in text, "a Swarm nginx configuration reads its files from /run/secrets"
+        server_block = workdir / server_block.name
+        server_block.write_text(text.replace("/run/secrets/", f"{folder}/"))
     conf = workdir / "nginx.conf"
     conf.write_text(
         f"pid {workdir}/nginx.pid;\n"

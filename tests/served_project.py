@@ -14,6 +14,12 @@ from pathlib import Path
 from e2e.ports import free_port
 
 
+class ServedUrl(str):
+    """The served base URL, with the server's process (to signal it)."""
+
+    process: subprocess.Popen
+
+
 @contextmanager
 def serving(project: Path, python: Path | str = sys.executable, **env: str):
     """Start `python mcp_serve.py` in the project; yield its base URL once /healthz answers.
@@ -45,7 +51,9 @@ def serving(project: Path, python: Path | str = sys.executable, **env: str):
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"mcp_serve.py did not answer:\n{log.read_text()}") from None
                 time.sleep(0.1)
-        yield base
+        served = ServedUrl(base)
+        served.process = process
+        yield served
     finally:
         process.terminate()
         process.wait(timeout=10)

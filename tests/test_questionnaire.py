@@ -130,6 +130,22 @@ def test_bad_answer_is_refused_with_its_message(copie, question, bad, message):
     assert message in error
 
 
+def test_sse_replicas_on_swarm_are_refused(copie):
+    """An SSE session lives in one replica, and the stack's nginx cannot pin a client to one."""
+    error = render_error(copie, orchestrator="swarm", transport="sse", replicas=2)
+    assert "question 'replicas'" in error
+    assert "replicas: 2 SSE replicas on Swarm would lose sessions" in error
+    assert "expected 1, or transport streamable-http" in error
+    # One SSE replica on Swarm, and SSE replicas where a cookie pins the client (Kubernetes), are fine.
+    render(copie, orchestrator="swarm", transport="sse", replicas=1)
+    render(copie, orchestrator="kubernetes", transport="sse", replicas=2)
+
+
+def test_swarm_sse_defaults_to_one_replica(copie):
+    project = render(copie, orchestrator="swarm", transport="sse")
+    assert "replicas: 1\n" in (project / ".copier-answers.mcp-docker.yml").read_text()
+
+
 def test_refused_answer_writes_nothing(copie, tmp_path):
     result = copie.copy(extra_answers={"port": 0})
     assert result.exit_code != 0
@@ -162,6 +178,8 @@ GOOD_ANSWERS = [
     ("oauth_scopes", ["mcp:tools", "api://0f1e2d3c-aaaa/weather.read", "https://x.example.com/scope"]),
     ("replicas", 1),
     ("orchestrator", "kubernetes"),
+    ("orchestrator", "swarm"),
+    ("replicas", 100),
 ]
 
 

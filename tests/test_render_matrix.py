@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import linters
@@ -40,9 +41,19 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
     for client_file in (project / "clients").iterdir():
         linters.parse_json(client_file)
     if answers["use_nginx"]:
-        assert "test is successful" in linters.nginx_test(project / "nginx/weather-mcp.conf", tmp_path / "nginx")
+        secrets = swarm_secrets(answers) if answers["orchestrator"] == "swarm" else None
+        conf = project / "nginx/weather-mcp.conf"
+        assert "test is successful" in linters.nginx_test(conf, tmp_path / "nginx", secrets)
 
     check_consistency(project, answers)
+
+
+def swarm_secrets(answers) -> dict:
+    """What deploy-stack.sh hands the stack's nginx as secrets: {name in /run/secrets: source}."""
+    secrets = {"fullchain.pem": answers["ssl_certificate"], "privkey.pem": answers["ssl_certificate_key"]}
+    if answers["auth"] == "tokens":
+        secrets["tokens.map"] = answers["tokens_file"]
+    return {name: Path(source) for name, source in secrets.items()}
 
 
 def build_stage(dockerfile: str) -> str:
@@ -137,6 +148,49 @@ def check_consistency(project, answers):
     assert (project / "k8s").exists() == (answers["orchestrator"] == "kubernetes")
     if answers["orchestrator"] == "kubernetes":
         check_kubernetes(project, answers, claude["url"])
+    assert (project / "docker-stack.yaml").exists() == (answers["orchestrator"] == "swarm")
+    if answers["orchestrator"] == "swarm":
+        check_swarm(project, answers)
+
+
+def check_swarm(project, answers):
+    """A valid stack file and deploy script, saying what the answers say; nginx reaching every replica."""
+    linters.compose_schema(project / "docker-stack.yaml")
+    assert os.access(project / "deploy-stack.sh", os.X_OK)
+    linters.shellcheck(project / "deploy-stack.sh")
+    stack = yaml.safe_load((project / "docker-stack.yaml").read_text())
+    server, nginx = stack["services"]["server"], stack["services"]["nginx"]
+    replicas = answers["replicas"]
+    assert server["image"] == "ghcr.io/acme/weather-mcp:${MCP_IMAGE_TAG:-latest}"
+    assert "ports" not in server  # only the stack's nginx reaches the replicas
+    assert server["deploy"]["replicas"] == replicas and server["deploy"]["endpoint_mode"] == "dnsrr"
+    update = server["deploy"]["update_config"]
+    assert update["order"] == ("start-first" if replicas > 1 else "stop-first")
+    assert update["failure_action"] == "rollback" and update["parallelism"] == 1
+    assert server["deploy"]["resources"]["limits"] and server["deploy"]["resources"]["reservations"]
+    env = server["environment"]
+    assert env["MCP_HOST"] == "0.0.0.0" and env["MCP_TRANSPORT"] == answers["transport"]
+    assert env["MCP_AUTH"] == ("proxy" if answers["auth"] == "tokens" else answers["auth"])
+    assert server["env_file"] == ".env"
+    assert [(p["published"], p["target"], p["mode"]) for p in nginx["ports"]] == [
+        (443, 443, "host"),  # the answers' defaults
+        (80, 80, "host"),
+    ]
+    assert stack["configs"]["nginx_conf"]["file"] == "./nginx/weather-mcp.conf"
+    assert nginx["configs"] == [{"source": "nginx_conf", "target": "/etc/nginx/conf.d/default.conf"}]
+    sources = {name: secret["file"] for name, secret in stack["secrets"].items()}
+    targets = {item["source"]: item["target"] for item in nginx["secrets"]}
+    assert {targets[name]: Path(source) for name, source in sources.items()} == swarm_secrets(answers)
+    # Every config and secret is named after its content (deploy-stack.sh exports the digests).
+    script = (project / "deploy-stack.sh").read_text()
+    for item in [*stack["configs"].values(), *stack["secrets"].values()]:
+        variable = re.fullmatch(r"weather-mcp-\w+-\$\{(\w+_DIGEST):\?run ./deploy-stack.sh\}", item["name"])[1]
+        assert f"{variable}=$(digest " in script and variable in script.split("export", 1)[1]
+    conf = (project / "nginx/weather-mcp.conf").read_text()
+    assert "set $replicas tasks.server;" in conf and "resolver 127.0.0.11 valid=5s ipv6=off;" in conf
+    assert conf.count("proxy_pass http://$replicas:8000;") == (2 if answers["auth"] == "oauth" else 1)
+    assert "\nupstream " not in conf and "/etc/" not in conf.split("server {", 1)[1]
+    assert ("proxy_next_upstream error timeout non_idempotent;" in conf) == (replicas > 1)
 
 
 def check_kubernetes(project, answers, public_url):

@@ -9,7 +9,9 @@ environment with its SDK (the end-to-end suite builds and runs them in container
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from pathlib import Path
 
 import anyio
@@ -30,7 +32,7 @@ from fixture_repos import (
     gitignore_after,
     snapshot,
 )
-from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing
+from mcp_probe import MCP_HEADERS, list_and_call, mcp_session, probe_with_mcp2_client, progress_timing
 from sdk_envs import EXTRAS, environment
 from served_project import serving
 
@@ -79,6 +81,49 @@ def test_the_wiring_serves_each_repository_as_written(tmp_path, fixture, transpo
     assert CONTRACT_TOOLS <= set(report["tools"])
     if transport == "streamable-http":
         assert entries == "1" and report["text"] == "1"
+
+
+# One repository per generation, as the end-to-end suite deploys them.
+GENERATION_FIXTURES = ["fastmcp_repo", "lowlevel_repo", "mcp2_factory", "mcp2_lowlevel", "fastmcp4_app"]
+
+
+@pytest.mark.parametrize("fixture", GENERATION_FIXTURES)
+def test_a_stopping_server_finishes_the_calls_in_progress(tmp_path, fixture):
+    """SIGTERM (docker stop, a rolling update) mid-call: the answer still arrives, progress and all;
+    new connections are refused at once (the proxy then tries another replica); then it exits.
+
+    The call is one raw tools/call streamed over HTTP (the server is stateless): the SDK's client
+    also opens other requests of its own, which a stopping server rightly refuses."""
+    repo = checkout_fixture(fixture, tmp_path / fixture)
+    apply_template(repo, use_nginx=False, **DATA.get(fixture, {}))
+    python = environment(SDK_REQUIREMENT[fixture], *EXTRAS)
+    call = {
+        "jsonrpc": "2.0",
+        "id": 7,
+        "method": "tools/call",
+        "params": {
+            "name": "slow_progress",
+            "arguments": {"steps": 3, "wait_seconds": 1.0},
+            "_meta": {"progressToken": 1},
+        },
+    }
+    events = []
+    with serving(repo, python=python, WEATHER_API_KEY="k-123") as base:
+        url = base + ENDPOINTS["streamable-http"]
+        with httpx.stream("POST", url, json=call, headers=MCP_HEADERS, timeout=30) as response:
+            for line in response.iter_lines():
+                if line.startswith("data: "):
+                    events.append(json.loads(line.removeprefix("data: ")))
+                    if len(events) == 1:  # the first step is done: the call is in progress
+                        base.process.terminate()
+                        time.sleep(0.5)
+                        with pytest.raises(httpx.ConnectError):
+                            httpx.get(base + "/healthz", timeout=2)
+        base.process.wait(timeout=15)  # it stops once the call is answered
+    progress = [event for event in events if event.get("method") == "notifications/progress"]
+    (result,) = [event for event in events if event.get("id") == 7]
+    assert len(progress) == 3
+    assert result["result"]["content"][0]["text"] == "done after 3 steps", result
 
 
 def test_server_args_reach_a_command_line_entry_point(tmp_path):
