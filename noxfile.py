@@ -4,7 +4,9 @@ nox -s tests        render every combination of answers and check the files (no 
 nox -s e2e          build, run and call every rendered deployment on a real Docker engine,
                     registry and nginx (root on Debian: installs and starts what is missing)
 nox -s lint         the template's own Python and shell
-nox -s benchmarks   render and image timings and memory, written to benchmarks/results.md
+nox -s benchmarks   render and image timings and memory, the template's wiring against the bare SDK
+                    app, mcp-proxy and supergateway, and what nginx + TLS adds: benchmarks/results.md
+                    (-- --no-docker: what needs no Docker engine; -- --only peers nginx: those sections)
 nox -s render -- DIR   render a project with the default answers into DIR
 """
 
@@ -52,6 +54,7 @@ def render(session: nox.Session) -> None:
 
 @nox.session
 def benchmarks(session: nox.Session) -> None:
-    """Render time and memory; image build time, size, memory and call latency. Writes benchmarks/results.md."""
+    """Render time and memory; image build time, size, memory and call latency; the peers and nginx sections
+    (local processes, no Docker). Writes benchmarks/results.md."""
     session.install("-r", TEST_REQUIREMENTS)
     session.run("python", "benchmarks/run.py", *session.posargs)

@@ -1,12 +1,16 @@
 """Benchmarks: how long rendering takes and what the rendered deployment costs at run time.
 
-    nox -s benchmarks            # writes benchmarks/results.md
-    nox -s benchmarks -- --no-docker   # only the render part (no Docker engine needed)
+    nox -s benchmarks                    # writes benchmarks/results.md
+    nox -s benchmarks -- --no-docker     # what needs no Docker engine: render, peers, nginx
+    nox -s benchmarks -- --only peers    # only these sections (peers, nginx); the rest of results.md is kept
 
 Render numbers come from fresh `copier copy` processes (wall time and peak RSS per process).
 Run-time numbers come from real images on a real Docker engine (tests/e2e starts one): build
 times, image size, container memory idle and after a burst of calls, and tools/call latency
 directly and through nginx with TLS. Request loops are bounded and go to loopback only.
+Two sections measure local processes instead, each with its own table under its own heading:
+benchmarks/peers.py compares the template's wiring with the bare SDK app, mcp-proxy and
+supergateway; benchmarks/nginx_overhead.py splits what nginx + TLS adds to a call.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import fields
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -90,14 +95,10 @@ def render_benchmarks() -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 def latency(url: str, transport: str, **kwargs) -> tuple[float, float]:
     """p50 and p95 milliseconds of CALLS sequential tools/call in one session."""
     import anyio
+    from call_load import percentile
     from mcp_probe import mcp_session
 
     async def run() -> list[float]:
@@ -172,25 +173,74 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def merged_results(existing: str, measured: dict[str, str], headings: tuple[str, ...]) -> str:
+    """results.md with the sections measured now, the others as they were.
+
+    Sections are keyed by their heading line ("" for the top one, before any), written in this order.
+    """
+    starts = sorted((existing.index(heading), heading) for heading in headings if heading and heading in existing)
+    ends = [start for start, _ in starts[1:]] + [len(existing)] * bool(starts)
+    sections = {"": existing[: starts[0][0]] if starts else existing}
+    sections |= {heading: existing[start:end] for (start, heading), end in zip(starts, ends, strict=True)}
+    sections |= measured
+    texts = [sections[heading].strip("\n") for heading in headings if sections.get(heading, "").strip()]
+    return "\n\n".join(texts) + "\n"
+
+
 def main() -> None:
+    from e2e.test_deployments import GENERATION_FIXTURE
+    from nginx_overhead import HEADING as NGINX_HEADING
+    from nginx_overhead import nginx_overhead_section
+    from peers import HEADING as PEERS_HEADING
+    from peers import Sizes, peers_section
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--no-docker", action="store_true", help="only the render benchmarks")
+    parser.add_argument("--no-docker", action="store_true", help="what needs no Docker engine: render, peers, nginx")
+    parser.add_argument(
+        "--only", nargs="+", choices=["peers", "nginx"], help="only these sections (no Docker); the rest is kept"
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
+    peers_sizes = parser.add_argument_group("peers section sizes")
+    defaults = Sizes()
+    spawning = "for supergateway's default mode (a server process per request)"
+    for name, text in (
+        ("rounds", "rounds; every way is measured once per round"),
+        ("calls", "sequential calls per round at c=1"),
+        ("concurrent_calls", "sequential calls per session and round at c=16"),
+        ("spawning_calls", f"calls per round at c=1 {spawning}"),
+        ("spawning_concurrent_calls", f"calls per session at c=16 {spawning}"),
+        ("spawning_concurrent_rounds", f"rounds with c=16 {spawning}"),
+    ):
+        flag = f"--peer-{name.replace('_', '-')}"
+        peers_sizes.add_argument(flag, type=int, default=getattr(defaults, name), help=f"{text} (%(default)s)")
+    parser.add_argument(
+        "--generations", nargs="+", choices=list(GENERATION_FIXTURE), metavar="SDK", help="for peers and nginx"
+    )
     options = parser.parse_args()
 
-    rows = render_benchmarks()
-    if not options.no_docker:
-        with tempfile.TemporaryDirectory() as workdir:
-            rows += docker_benchmarks(Path(workdir))
-
-    header = "| what | median / value | max / p95 | memory |\n| --- | --- | --- | --- |\n"
-    table = header + "".join(f"| {' | '.join(row)} |\n" for row in rows)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    text = (
-        f"# Benchmarks\n\nMeasured {when} on {machine} by `nox -s benchmarks` "
-        f"({RENDER_RUNS} renders per case; {CALLS} sequential calls per latency row).\n\n{table}"
-    )
+    measured = {}
+    if options.only is None:
+        rows = render_benchmarks()
+        if not options.no_docker:
+            with tempfile.TemporaryDirectory() as workdir:
+                rows += docker_benchmarks(Path(workdir))
+        header = "| what | median / value | max / p95 | memory |\n| --- | --- | --- | --- |\n"
+        table = header + "".join(f"| {' | '.join(row)} |\n" for row in rows)
+        measured[""] = (
+            f"# Benchmarks\n\nMeasured {when} on {machine} by `nox -s benchmarks` "
+            f"({RENDER_RUNS} renders per case; {CALLS} sequential calls per latency row).\n\n{table}"
+        )
+    generations = options.generations or list(GENERATION_FIXTURE)
+    if options.only is None or "peers" in options.only:
+        sizes = Sizes(**{field.name: getattr(options, f"peer_{field.name}") for field in fields(Sizes)})
+        measured[PEERS_HEADING] = peers_section(sizes, generations, machine, when)
+    if options.only is None or "nginx" in options.only:
+        measured[NGINX_HEADING] = nginx_overhead_section(generations, machine, when)
+
+    existing = options.output.read_text() if options.output.exists() else ""
+    text = merged_results(existing, measured, ("", PEERS_HEADING, NGINX_HEADING))
     options.output.write_text(text)
     print(text)
 

@@ -26,12 +26,15 @@ async def mcp_session(
     headers: dict[str, str] | None = None,
     verify: Any = True,
     auth: httpx.Auth | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[ClientSession]:
-    """An initialized client session over the given transport (auth: e.g. the SDK's OAuthClientProvider)."""
+    """An initialized client session over the given transport (auth: e.g. the SDK's OAuthClientProvider;
+    http_transport: httpx's, for streamable-http, which then holds the TLS settings instead of verify)."""
     timeout = httpx.Timeout(30, read=300)
     if transport == "streamable-http":
+        client = httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout, auth=auth, transport=http_transport)
         async with (
-            httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout, auth=auth) as http,
+            client as http,
             streamable_http_client(url, http_client=http) as (read_stream, write_stream, _),
             ClientSession(read_stream, write_stream) as session,
         ):
