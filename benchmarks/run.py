@@ -2,7 +2,7 @@
 
     nox -s benchmarks                    # writes benchmarks/results.md
     nox -s benchmarks -- --no-docker     # what needs no Docker engine: render, peers, nginx
-    nox -s benchmarks -- --only peers    # only these sections (peers, nginx); the rest of results.md is kept
+    nox -s benchmarks -- --only swarm    # only these sections (peers, nginx, swarm); the rest of results.md is kept
 
 Render numbers come from fresh `copier copy` processes (wall time and peak RSS per process).
 Run-time numbers come from real images on a real Docker engine (tests/e2e starts one): build
@@ -11,6 +11,7 @@ directly and through nginx with TLS. Request loops are bounded and go to loopbac
 Two sections measure local processes instead, each with its own table under its own heading:
 benchmarks/peers.py compares the template's wiring with the bare SDK app, mcp-proxy and
 supergateway; benchmarks/nginx_overhead.py splits what nginx + TLS adds to a call.
+benchmarks/swarm_scaling.py measures 1 replica against 2 on a real single-node Docker Swarm.
 """
 
 from __future__ import annotations
@@ -193,11 +194,13 @@ def main() -> None:
     from nginx_overhead import nginx_overhead_section
     from peers import HEADING as PEERS_HEADING
     from peers import Sizes, peers_section
+    from swarm_scaling import HEADING as SWARM_HEADING
+    from swarm_scaling import swarm_scaling_section
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-docker", action="store_true", help="what needs no Docker engine: render, peers, nginx")
     parser.add_argument(
-        "--only", nargs="+", choices=["peers", "nginx"], help="only these sections (no Docker); the rest is kept"
+        "--only", nargs="+", choices=["peers", "nginx", "swarm"], help="only these sections; the rest is kept"
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     peers_sizes = parser.add_argument_group("peers section sizes")
@@ -238,9 +241,11 @@ def main() -> None:
         measured[PEERS_HEADING] = peers_section(sizes, generations, machine, when)
     if options.only is None or "nginx" in options.only:
         measured[NGINX_HEADING] = nginx_overhead_section(generations, machine, when)
+    if (options.only is None and not options.no_docker) or (options.only and "swarm" in options.only):
+        measured[SWARM_HEADING] = swarm_scaling_section(machine, when)
 
     existing = options.output.read_text() if options.output.exists() else ""
-    text = merged_results(existing, measured, ("", PEERS_HEADING, NGINX_HEADING))
+    text = merged_results(existing, measured, ("", PEERS_HEADING, NGINX_HEADING, SWARM_HEADING))
     options.output.write_text(text)
     print(text)
 

@@ -95,18 +95,26 @@ def combinations():
         yield answer_set(sdk, transport, "requirements.txt", True, False, True, auth, "swarm")
 
 
+def render_context(project: Path) -> dict:
+    """What the files were rendered with, from the answers recorded in the project: the answers,
+    the defaults of the questions not asked (so not recorded), and what extensions derive."""
+    import jinja2
+
+    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
+    if "use_nginx" not in recorded:
+        # Not asked (Swarm, Kubernetes), so not recorded: the files are rendered with its default.
+        default = jinja2.Environment().from_string(QUESTIONS["use_nginx"]["default"]).render(recorded)
+        recorded["use_nginx"] = default == "True"
+    return {**recorded, **answers.derive(recorded)}
+
+
 def expected_files(project: Path) -> set[str]:
     """What a copy must write, by the same list the first-copy hook uses (extensions/tree.py),
     for the answers recorded in the project."""
     import jinja2
 
+    context = render_context(project)
     environment = jinja2.Environment()
-    recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
-    if "use_nginx" not in recorded:
-        # Not asked (Swarm, Kubernetes), so not recorded: the files are rendered with its default.
-        default = environment.from_string(QUESTIONS["use_nginx"]["default"]).render(recorded)
-        recorded["use_nginx"] = default == "True"
-    context = {**recorded, **answers.derive(recorded)}
     rendered = rendered_kinds(lambda text: environment.from_string(text).render(context))
     return set(rendered) | {ANSWERS_FILE, ".gitignore"}
 

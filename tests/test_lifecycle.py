@@ -22,7 +22,7 @@ import copier
 import jinja2
 import pytest
 import yaml
-from answer_sets import expected_files
+from answer_sets import expected_files, render_context
 from copier.errors import UserMessageError
 from fixture_repos import apply_template, commit_all, git, snapshot
 from packaging.version import InvalidVersion, Version
@@ -58,11 +58,9 @@ OLDER_RELEASE = {
     NGINX_TEMPLATE: [("    keepalive 16;\n", "")],
     "template/mcp_serve.py.jinja": [
         (
-            "        # A short graceful shutdown: open streams would otherwise hold `docker stop`"
-            " for its full timeout.\n"
-            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=False,"
-            " timeout_graceful_shutdown=5)\n",
-            "        config = uvicorn.Config(app, host=host, port=int(port_text), proxy_headers=False)\n",
+            '        options = {"host": host, "port": int(port_text), "proxy_headers": False,'
+            ' "timeout_graceful_shutdown": 5}\n',
+            '        options = {"host": host, "port": int(port_text), "proxy_headers": False}\n',
         )
     ],
 }
@@ -283,7 +281,7 @@ def test_update_from_an_earlier_release_keeps_every_user_edit(releases, tmp_path
     assert result == expected
 
     # The template's fixes arrived: the transport wiring, nginx, the compose comment; port stayed 8080.
-    assert "timeout_graceful_shutdown=5" in (project / "mcp_serve.py").read_text()
+    assert '"timeout_graceful_shutdown": 5' in (project / "mcp_serve.py").read_text()
     assert "keepalive 16;" in (project / NGINX_CONF).read_text()
     assert '"127.0.0.1:8080:8080"' in (project / "docker-compose.yaml").read_text()
     assert "linux/arm64" in (project / "build-publish.sh").read_text()
@@ -397,23 +395,32 @@ def test_every_template_file_has_a_kind_and_every_kind_a_next_step():
 
 def project_kinds(project: Path) -> dict[str, str]:
     """{rendered file: kind} for the project's recorded answers, as the update report computes it."""
-    recorded = recorded_answers(project)
-    context = {**recorded, **answer_rules.derive(recorded)}
+    context = render_context(project)
     environment = jinja2.Environment()
     return rendered_kinds(lambda text: environment.from_string(text).render(context))
+
+
+def test_a_swarm_project_is_told_to_deploy_the_stack_again(tmp_path):
+    """Its nginx takes the configuration from deploy-stack.sh, not from /etc/nginx."""
+    project = render(REPO_ROOT, tmp_path / "project", "HEAD", orchestrator="swarm", image="ghcr.io/acme/weather-mcp")
+    kinds = project_kinds(project)
+    swarm_files = ["deploy-stack.sh", "docker-stack.yaml", "nginx/weather-mcp.conf"]
+    assert sorted(name for name, kind in kinds.items() if kind == "swarm") == swarm_files
+    assert "nginx" not in kinds.values()
+    assert step_shown("swarm", swarm_files).endswith("./deploy-stack.sh on a manager.")
 
 
 def test_update_report_names_the_next_step_of_each_kind_of_change(releases, tmp_path):
     project = committed_project(releases, tmp_path / "project", "0.0.2", **ANSWERS)
     kinds = project_kinds(project)
     assert set(kinds) == template_owned(project)
-    # A project with nginx has a file of every kind but the Kubernetes manifests (orchestrator=kubernetes).
-    assert set(kinds.values()) == set(NEXT_STEPS) - {"kubernetes"}
+    # A project with nginx has a file of every kind but the Kubernetes manifests and the Swarm stack.
+    assert set(kinds.values()) == set(NEXT_STEPS) - {"kubernetes", "swarm"}
     assert update_report(project, ANSWERS_FILE, kinds) == (
         "Nothing else changed: the deployment files were already up to date."
     )
 
-    for kind in set(NEXT_STEPS) - {"kubernetes"}:
+    for kind in set(NEXT_STEPS) - {"kubernetes", "swarm"}:
         files = sorted(name for name, its_kind in kinds.items() if its_kind == kind)
         for name in files:
             with (project / name).open("a") as changed:
@@ -678,7 +685,7 @@ def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases
     update(project)
 
     assert "keepalive 16;" in (project / NGINX_CONF).read_text()
-    assert "timeout_graceful_shutdown=5" in (project / "mcp_serve.py").read_text()
+    assert '"timeout_graceful_shutdown": 5' in (project / "mcp_serve.py").read_text()
     ours = recorded_answers(project)["dockerfile"]
     if ours != "Dockerfile":
         assert "# Requirements before code" in (project / ours).read_text()

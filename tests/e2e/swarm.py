@@ -9,13 +9,27 @@ ports in ``host`` mode), which is also why it runs on any Swarm.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
+import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+from fixture_repos import DATA, apply_template, checkout_fixture
+from mcp_probe import raw_tools_call
+
+from .certs import TlsCerts
+from .deployment import ENV_VALUES
 from .docker_engine import DockerEngine
+from .nginx_image import ensure_nginx_image
+from .ports import free_ports
+from .registry import Registry
+
+# An mcp 2.x server repository (a factory function, pyproject.toml), as test_deployments.py has it.
+FIXTURE = "mcp2_factory"
 
 
 @contextmanager
@@ -106,3 +120,80 @@ class Stack:
     def logs(self, container: str) -> str:
         _, out, err = self.engine.docker.run(["logs", container], retcode=None)
         return out + err
+
+
+def documented_token_commands(repo: Path) -> str:
+    """The token lines of DEPLOYMENT.md's "nginx and HTTPS" block, as printed (sudo aside: the tests run as root)."""
+    section = (repo / "DEPLOYMENT.md").read_text().split("## nginx and HTTPS", 1)[1]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    lines = [line for line in block.splitlines() if "tokens" in line and "Bearer" in line or "install -D" in line]
+    assert len(lines) == 2, block
+    return "\n".join(line.replace("sudo ", "") for line in lines) + "\n"
+
+
+@contextmanager
+def deployed_stack(engine: DockerEngine, registry: Registry, tls: TlsCerts, workdir: Path, replicas: int, cpus=None):
+    """The fixture repository with the template applied for Swarm (streamable-http, tokens checked by
+    the stack's nginx with TLS), published to the registry by build-publish.sh and deployed by
+    deploy-stack.sh, healthy: yields (Stack, URL, a client's token made with DEPLOYMENT.md's commands).
+
+    cpus: a CPU limit per replica written into docker-stack.yaml (the benchmarks' setting)."""
+    ensure_nginx_image(engine)
+    repo = checkout_fixture(FIXTURE, workdir / "repo")
+    https_port, http_port = free_ports(2)
+    name = f"e2e-swarm-{uuid.uuid4().hex[:6]}"
+    tokens_file = workdir / "nginx-tokens" / f"{name}.map"
+    answers = {
+        **DATA.get(FIXTURE, {}),
+        "orchestrator": "swarm",
+        "replicas": replicas,
+        "transport": "streamable-http",
+        "image": f"{registry.address}/e2e/{name}",
+        "public_host": "localhost",
+        "url_prefix": "tools/weather",
+        "https_port": https_port,
+        "http_port": http_port,
+        "ssl_certificate": str(tls.cert_chain),
+        "ssl_certificate_key": str(tls.private_key),
+        "tokens_file": str(tokens_file),
+    }
+    apply_template(repo, **answers)
+    if cpus is not None:
+        stack_file = repo / "docker-stack.yaml"
+        stack_file.write_text(stack_file.read_text().replace('cpus: "1"', f'cpus: "{cpus}"', 1))
+    commands = documented_token_commands(repo)
+    subprocess.run(["sh", "-eu"], input=commands, cwd=repo, check=True, capture_output=True, text=True)
+    token = re.search(r"Bearer ([0-9a-f]{64})\$", tokens_file.read_text())[1]
+    lines = []
+    for line in (repo / "example.env").read_text().splitlines():
+        variable = line.split("=", 1)[0]
+        lines.append(f"{variable}={ENV_VALUES[variable]}" if variable in ENV_VALUES else line)
+    (repo / ".env").write_text("\n".join(lines) + "\n")
+    # The stack's default name is the image's: the one asked for here.
+    deployed = Stack(repo, name, engine)
+    try:
+        published = deployed.script("build-publish.sh")
+        assert published.returncode == 0, published.stdout + published.stderr
+        assert "Deployed" in deployed.deploy()  # VERSION says 1
+        deployed.wait_replicas(replicas, image_tag="1")
+        url = f"https://localhost:{https_port}/tools/weather/mcp"
+        wait_answering(url, token, tls)
+        yield deployed, url, token
+    finally:
+        deployed.remove()
+        for tag in ("1", "2", "latest"):
+            engine.docker.run(["image", "rm", "-f", f"{answers['image']}:{tag}"], retcode=None)
+
+
+def wait_answering(url: str, token: str, tls: TlsCerts, timeout: float = 60) -> None:
+    """Until the stack's nginx answers a call with the token (it starts apart from the replicas)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if raw_tools_call(url, f"Bearer {token}", verify=str(tls.ca_bundle)).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the stack's nginx does not answer at {url}")
+        time.sleep(1)

@@ -18,101 +18,24 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 
-import httpx
 import pytest
-from fixture_repos import DATA, apply_template, checkout_fixture
 
-from .deployment import ENV_VALUES
 from .load import Load
-from .nginx_image import ensure_nginx_image
-from .ports import free_ports
-from .swarm import Stack, swarm_mode
+from .swarm import Stack, deployed_stack, swarm_mode
 
 pytestmark = pytest.mark.e2e
 
-FIXTURE = "mcp2_factory"
 REPLICAS = 3
 CLIENTS = 10
 
 
-def documented_token_commands(repo) -> str:
-    """The token lines of DEPLOYMENT.md's "nginx and HTTPS" block, as printed (sudo aside: the tests run as root)."""
-    section = (repo / "DEPLOYMENT.md").read_text().split("## nginx and HTTPS", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    lines = [line for line in block.splitlines() if "tokens" in line and "Bearer" in line or "install -D" in line]
-    assert len(lines) == 2, block
-    return "\n".join(line.replace("sudo ", "") for line in lines) + "\n"
-
-
 @pytest.fixture(scope="module")
 def stack(docker_engine, base_image, registry, tls_certs, tmp_path_factory):
-    """The stack, deployed and healthy; its URL, token and project."""
-    ensure_nginx_image(docker_engine)
-    workdir = tmp_path_factory.mktemp("swarm")
-    repo = checkout_fixture(FIXTURE, workdir / "repo")
-    https_port, http_port = free_ports(2)
-    name = f"e2e-swarm-{uuid.uuid4().hex[:6]}"
-    answers = {
-        **DATA.get(FIXTURE, {}),
-        "orchestrator": "swarm",
-        "replicas": REPLICAS,
-        "transport": "streamable-http",
-        "image": f"{registry.address}/e2e/{name}",
-        "public_host": "localhost",
-        "url_prefix": "tools/weather",
-        "https_port": https_port,
-        "http_port": http_port,
-        "ssl_certificate": str(tls_certs.cert_chain),
-        "ssl_certificate_key": str(tls_certs.private_key),
-        "tokens_file": str(workdir / "nginx-tokens" / f"{name}.map"),
-    }
-    apply_template(repo, **answers)
-    # The token, made as DEPLOYMENT.md says, read back from the file it went to.
-    subprocess.run(
-        ["sh", "-eu"], input=documented_token_commands(repo), cwd=repo, check=True, capture_output=True, text=True
-    )
-    token = re.search(r"Bearer ([0-9a-f]{64})\$", (workdir / "nginx-tokens" / f"{name}.map").read_text())[1]
-    (repo / ".env").write_text(
-        "".join(
-            f"{line.split('=', 1)[0]}={ENV_VALUES[line.split('=', 1)[0]]}\n"
-            if line.split("=", 1)[0] in ENV_VALUES
-            else line + "\n"
-            for line in (repo / "example.env").read_text().splitlines()
-        )
-    )
+    """The stack, deployed and healthy: (Stack, its URL, a client's token)."""
     with swarm_mode(docker_engine):
-        # The stack's default name is the image's: the one asked for here.
-        deployed = Stack(repo, name, docker_engine)
-        try:
-            published = deployed.script("build-publish.sh")
-            assert published.returncode == 0, published.stdout + published.stderr
-            assert "Deployed" in deployed.deploy()  # VERSION says 1
-            deployed.wait_replicas(REPLICAS, image_tag="1")
-            url = f"https://localhost:{https_port}/tools/weather/mcp"
-            wait_answering(url, token, tls_certs)
-            yield deployed, url, token
-        finally:
-            deployed.remove()
-            for tag in ("1", "2", "latest"):
-                docker_engine.docker.run(["image", "rm", "-f", f"{answers['image']}:{tag}"], retcode=None)
-
-
-def wait_answering(url: str, token: str, tls_certs, timeout: float = 60) -> None:
-    """Until the stack's nginx answers a call with the token (it starts apart from the replicas)."""
-    from mcp_probe import raw_tools_call
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if raw_tools_call(url, f"Bearer {token}", verify=str(tls_certs.ca_bundle)).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the stack's nginx does not answer at {url}")
-        time.sleep(1)
+        with deployed_stack(docker_engine, registry, tls_certs, tmp_path_factory.mktemp("swarm"), REPLICAS) as deployed:
+            yield deployed
 
 
 def session_options(token, tls_certs) -> dict:
