@@ -43,9 +43,14 @@ def docker_engine() -> DockerEngine:
     """
     engine = ensure_docker_engine()
     if engine.started_here:
-        # Our own daemon (data root under the test cache): what a killed earlier run left
-        # behind, stopped containers and their networks, would only use up address pools.
-        engine.docker.run(["container", "prune", "-f"], retcode=None)
+        # Our own daemon (data root under the test cache): what a killed earlier run left behind
+        # goes. Its containers restart with the daemon (restart: unless-stopped) and would take
+        # CPU from this run; its networks use up address pools; a swarm would outlive it.
+        leftovers = engine.docker("ps", "--all", "--quiet").split()
+        if leftovers:
+            engine.docker.run(["rm", "--force", *leftovers], retcode=None)
+        if engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active":
+            engine.docker.run(["swarm", "leave", "--force"], retcode=None)
         engine.docker.run(["network", "prune", "-f"], retcode=None)
     yield engine
     if engine.started_here:
