@@ -121,19 +121,17 @@ def memory_mib(engine, container: str) -> float:
     return number * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
 
 
-def seconds_to_first_answer(url: str, started: float, timeout: float = 120) -> float:
-    """Seconds from `started` until url answers tools/call add(2, 3) with 5 (not only until healthy)."""
-    import httpx
-    from mcp_probe import raw_tools_call
+def seconds_to_first_answer(url: str, transport: str, started: float, timeout: float = 120) -> float:
+    """Seconds from `started` until the SDK's client gets add(2, 3) = 5 from url (not only until healthy)."""
+    from mcp_probe import list_and_call
 
     while time.monotonic() - started < timeout:
         try:
-            response = raw_tools_call(url, timeout=5)
-            if response.status_code == 200 and '"text":"5"' in response.text.replace(" ", ""):
+            if list_and_call(url, transport)[1] == "5":
                 return time.monotonic() - started
-        except httpx.TransportError:
+        except Exception:  # noqa: BLE001 - not up yet: refused, reset, or an error answer
             pass
-        time.sleep(0.05)
+        time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer tools/call within {timeout} s")
 
 
@@ -165,7 +163,7 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
             size = int(engine.docker("image", "inspect", "--format", "{{.Size}}", deployment.image)) / 2**20
             started = time.monotonic()
             deployment.compose_up()
-            first_answer = seconds_to_first_answer(deployment.direct_url, started)
+            first_answer = seconds_to_first_answer(deployment.direct_url, combination.transport, started)
             deployment.wait_health("healthy")
             healthy = time.monotonic() - started
             deployment.start_nginx(workdir / combination.id / "nginx")
