@@ -256,38 +256,46 @@ def _customize_rootfs(root: Path) -> None:
     bundle.parent.mkdir(parents=True, exist_ok=True)
     bundle.write_bytes(host_pem)
     (root / "etc/pip.conf").write_text(image_pip_conf())
-    # slim-image hygiene
-    for d in ("var/cache/apt/archives", "var/lib/apt/lists"):
-        for p in (root / d).glob("*"):
-            if p.is_file():
-                p.unlink()
     (root / "etc/hostname").write_text("localhost\n")
 
 
-def _build_rootfs_tar(tar_path: Path) -> None:
+def debootstrap_tar(
+    tar_path: Path, suite: str, include: tuple[str, ...], customize, script: str | None = None
+) -> float:
+    """A minbase Debian root of `suite` with `include`, from this machine's mirror, changed by
+    customize(root), written as a tarball to tar_path; the seconds debootstrap took.
+
+    script: debootstrap's script for a suite newer than this machine's debootstrap knows."""
     ensure_packages("debootstrap")
-    root = BASE_DIR / "rootfs.tmp"
+    root = tar_path.parent / "rootfs.tmp"
     if root.exists():
         _umount_below(root)
         shutil.rmtree(root)
     root.parent.mkdir(parents=True, exist_ok=True)
     mirror = apt_mirror()
     t0 = time.monotonic()
-    args = ["--variant=minbase", f"--include={','.join(INCLUDE)}"]
+    args = ["--variant=minbase", f"--include={','.join(include)}"]
     if KEYRING.exists():
         args.append(f"--keyring={KEYRING}")
-    rc, out, err = local["debootstrap"].run([*args, SUITE, str(root), mirror], retcode=None, timeout=1500)
+    rc, out, err = local["debootstrap"].run(
+        [*args, suite, str(root), mirror, *([script] if script else [])], retcode=None, timeout=1500
+    )
     _umount_below(root)
     if rc != 0:
         log = root / "debootstrap/debootstrap.log"
         tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
         raise BaseImageError(f"debootstrap from {mirror} failed (rc={rc}):\n{out[-2000:]}\n{err[-2000:]}\n{tail}")
-    timings["debootstrap"] = time.monotonic() - t0
-    _customize_rootfs(root)
+    seconds = time.monotonic() - t0
+    customize(root)
+    for folder in ("var/cache/apt/archives", "var/lib/apt/lists"):  # slim-image hygiene
+        for path in (root / folder).glob("*"):
+            if path.is_file():
+                path.unlink()
     tmp_tar = tar_path.with_suffix(".tmp")
     local["tar"].run(["--numeric-owner", "-C", str(root), "-cf", str(tmp_tar), "."], timeout=600)
     tmp_tar.rename(tar_path)
     shutil.rmtree(root)
+    return seconds
 
 
 def _import(engine: DockerEngine, tar_path: Path, recipe: str) -> None:
@@ -321,7 +329,7 @@ def ensure_base_image(engine: DockerEngine) -> str:
             if not tar_path.exists():
                 for old in BASE_DIR.glob("rootfs-*.tar"):
                     old.unlink()  # an outdated recipe's rootfs
-                _build_rootfs_tar(tar_path)
+                timings["debootstrap"] = debootstrap_tar(tar_path, SUITE, INCLUDE, _customize_rootfs)
             _import(engine, tar_path, recipe)
         if _image_recipe(engine, UPSTREAM_TAG) != recipe:
             engine.docker.run(["tag", STANDIN_TAG, UPSTREAM_TAG])

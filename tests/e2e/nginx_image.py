@@ -14,14 +14,10 @@ stdout and stderr, and nginx runs in the foreground as the image's command.
 from __future__ import annotations
 
 import hashlib
-import shutil
-import time
+from pathlib import Path
 
-from plumbum import local
-
-from .base_image import KEYRING, _umount_below, apt_mirror
+from .base_image import apt_mirror, debootstrap_tar
 from .cache import CACHE_DIR, file_lock
-from .debian import ensure_packages
 from .docker_engine import DockerEngine
 
 NGINX_IMAGE = "nginx:1.30"  # as docker-stack.yaml names it
@@ -38,37 +34,12 @@ def recipe_hash() -> str:
     return hashlib.sha256(f"{SUITE}\0{apt_mirror()}\0nginx\0v1".encode()).hexdigest()[:16]
 
 
-def _build_rootfs_tar(tar_path) -> None:
-    ensure_packages("debootstrap")
-    root = DIR / "rootfs.tmp"
-    if root.exists():
-        _umount_below(root)
-        shutil.rmtree(root)
-    root.parent.mkdir(parents=True, exist_ok=True)
-    args = ["--variant=minbase", "--include=nginx"]
-    if KEYRING.exists():
-        args.append(f"--keyring={KEYRING}")
-    started = time.monotonic()
-    rc, out, err = local["debootstrap"].run(
-        [*args, SUITE, str(root), apt_mirror(), DEBOOTSTRAP_SCRIPT], retcode=None, timeout=1500
-    )
-    _umount_below(root)
-    if rc != 0:
-        raise RuntimeError(f"debootstrap of nginx failed (rc={rc}):\n{out[-2000:]}\n{err[-2000:]}")
-    timings["debootstrap"] = time.monotonic() - started
+def _customize_rootfs(root: Path) -> None:
     (root / "etc/nginx/sites-enabled/default").unlink(missing_ok=True)
     for log, stream in (("access.log", "/dev/stdout"), ("error.log", "/dev/stderr")):
         path = root / "var/log/nginx" / log
         path.unlink(missing_ok=True)
         path.symlink_to(stream)
-    for folder in ("var/cache/apt/archives", "var/lib/apt/lists"):
-        for path in (root / folder).glob("*"):
-            if path.is_file():
-                path.unlink()
-    tmp_tar = tar_path.with_suffix(".tmp")
-    local["tar"].run(["--numeric-owner", "-C", str(root), "-cf", str(tmp_tar), "."], timeout=600)
-    tmp_tar.rename(tar_path)
-    shutil.rmtree(root)
 
 
 def ensure_nginx_image(engine: DockerEngine) -> str:
@@ -85,7 +56,8 @@ def ensure_nginx_image(engine: DockerEngine) -> str:
             if not tar_path.exists():
                 for old in DIR.glob("rootfs-*.tar"):
                     old.unlink()
-                _build_rootfs_tar(tar_path)
+                seconds = debootstrap_tar(tar_path, SUITE, ("nginx",), _customize_rootfs, DEBOOTSTRAP_SCRIPT)
+                timings["debootstrap"] = seconds
             changes = ["--change", 'CMD ["nginx", "-g", "daemon off;"]', "--change", f"LABEL {RECIPE_LABEL}={recipe}"]
             engine.docker.run(["import", *changes, str(tar_path), NGINX_IMAGE], timeout=900)
     return NGINX_IMAGE
