@@ -210,13 +210,15 @@ def test_introspection_of_opaque_token(stack):
 
 def test_short_ttl_tokens_expire(stack):
     auth, rs = stack
-    jwt_token = auth.client_credentials_token(rs.url("/mcp"), SCOPE, ttl=1)
-    opaque_token = auth.client_credentials_token(rs.url("/opaque/mcp"), SCOPE, ttl=1)
+    # 3 s, not 1: iat and exp are whole seconds, so a 1 s token issued late in a second may already
+    # have expired by the first request on a loaded machine (seen in CI).
+    jwt_token = auth.client_credentials_token(rs.url("/mcp"), SCOPE, ttl=3)
+    opaque_token = auth.client_credentials_token(rs.url("/opaque/mcp"), SCOPE, ttl=3)
     claims = jwt.decode(jwt_token, options={"verify_signature": False})
-    assert claims["exp"] - claims["iat"] == 1
+    assert claims["exp"] - claims["iat"] == 3
     assert httpx.get(rs.url("/mcp"), headers={"Authorization": f"Bearer {jwt_token}"}).status_code == 200
     assert auth.introspect(opaque_token)["active"] is True
-    time.sleep(2.1)
+    time.sleep(max(0.0, claims["exp"] + 2.1 - time.time()))  # the opaque one may end a second later
     expired = httpx.get(rs.url("/mcp"), headers={"Authorization": f"Bearer {jwt_token}"})
     assert expired.status_code == 401
     assert "ExpiredSignatureError" in expired.headers["www-authenticate"]
