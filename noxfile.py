@@ -18,12 +18,16 @@ nox.options.sessions = ["lint", "tests", "e2e"]
 nox.options.error_on_missing_interpreters = True
 
 TEST_REQUIREMENTS = "tests/requirements.txt"
+CHECKOV = "checkov==3.3.30"
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The fast suite: every answer combination rendered and linted, validators, retrofit, local wiring."""
     session.install("-r", TEST_REQUIREMENTS)
+    # checkov (the Kubernetes manifests' linter) pins older packaging than pytest needs: its own venv.
+    tools = {"UV_TOOL_DIR": f"{session.virtualenv.location}/tools", "UV_TOOL_BIN_DIR": session.bin}
+    session.run("uv", "tool", "install", "--quiet", CHECKOV, env=tools)
     # Two workers: the machines CI runs on have two cores, and the matrix renders are CPU-bound.
     session.run("pytest", "-m", "not e2e", "-n", "2", *session.posargs)
 

@@ -117,3 +117,35 @@ def kubernetes(manifest: Path) -> list[dict]:
         for version in KUBERNETES_VERSIONS:
             kubernetes_validate.validate(item, version, strict=True)
     return objects
+
+
+# checkov's Kubernetes checks the manifests do not follow, and why (each a choice, not an oversight).
+CHECKOV_SKIPPED = {
+    "CKV_K8S_21": "no namespace in the manifests: it is chosen when they are applied (kubectl -n), so one "
+    "set serves any",
+    "CKV_K8S_14": "the manifests' :latest is the first deployment's; each release is then pinned to its version tag "
+    "(kubectl set image, DEPLOYMENT.md)",
+    "CKV_K8S_35": "secrets as environment variables: the server reads its settings from its environment, as it does "
+    "under compose, so its code needs no change for Kubernetes",
+    "CKV_K8S_43": "images by digest: releases are the version tags build-publish.sh publishes",
+    "CKV2_K8S_6": "a NetworkPolicy would have to guess the ingress controller's namespace, and a wrong guess cuts "
+    "the Ingress off",
+}
+
+
+def checkov_kubernetes(folder: Path, skipped: dict[str, str] = CHECKOV_SKIPPED) -> list[str]:
+    """checkov's Kubernetes checks over the manifests in folder (and below): the failed checks, as
+    "CHECK_ID resource (file): name" lines (none when the manifests pass)."""
+    args = ["--framework", "kubernetes", "--skip-download", "--output", "json", "--quiet", "--directory", str(folder)]
+    if skipped:
+        args += ["--skip-check", ",".join(skipped)]
+    _, out, err = _tool("checkov")[args].run(retcode=(0, 1))
+    reports = json.loads(out) if out.strip() else []
+    reports = reports if isinstance(reports, list) else [reports]
+    if not reports or ("results" not in reports[0] and "passed" not in reports[0]):
+        raise RuntimeError(f"checkov gave no report: {out[:500]} {err[-2000:]}")
+    return [
+        f"{check['check_id']} {check['resource']} ({check['file_path']}): {check['check_name']}"
+        for report in reports
+        for check in report.get("results", {}).get("failed_checks", [])
+    ]

@@ -59,3 +59,14 @@ def test_kubernetes_validate_rejects_bad_manifests(tmp_path, manifest, refusal):
     with pytest.raises((kubernetes_validate.ValidationError, kubernetes_validate.utils.SchemaNotFoundError)) as error:
         linters.kubernetes(tmp_path / "m.yaml")
     assert refusal in f"{type(error.value).__name__} {error.value}"
+
+
+def test_checkov_refuses_a_deployment_without_probes_security_context_or_resources(tmp_path):
+    (tmp_path / "deployment.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: a}\nspec:\n  selector: {matchLabels: {a: b}}\n"
+        "  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers: [{name: s, image: 'x:1'}]\n"
+    )
+    failed = {line.split()[0] for line in linters.checkov_kubernetes(tmp_path)}
+    # Probes, resources, root and privilege escalation, a writable root filesystem, the API token.
+    expected = {"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_11", "CKV_K8S_13", "CKV_K8S_23", "CKV_K8S_20", "CKV_K8S_22"}
+    assert expected | {"CKV_K8S_38"} <= failed

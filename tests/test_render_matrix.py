@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -280,6 +281,18 @@ def check_auth(project, answers, env, claude):
         assert f'resource_metadata="{resource.scheme}://{resource.netloc}{metadata_path}"' in deployment_md
         if nginx:
             assert f"location = {metadata_path} {{" in nginx_conf
+
+
+def test_kubernetes_manifests_pass_checkov(copie, tmp_path):
+    """checkov's Kubernetes checks (probes, security context, resources, service account token, ...)
+    on every variant of the manifests (they differ by transport and auth, not by SDK), bar the
+    checks linters.CHECKOV_SKIPPED names with its reasons."""
+    rows = [answers for _, answers in COMBINATIONS if answers["orchestrator"] == "kubernetes"]
+    rows = [answers for answers in rows if answers["sdk"] == rows[0]["sdk"]]
+    assert len(rows) == len({(answers["transport"], answers["auth"]) for answers in rows}) >= 6
+    for answers in rows:
+        shutil.copytree(render(copie, **answers) / "k8s", tmp_path / f"{answers['transport']}-{answers['auth']}")
+    assert linters.checkov_kubernetes(tmp_path) == []
 
 
 def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):

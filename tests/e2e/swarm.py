@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 from fixture_repos import DATA, apply_template, checkout_fixture
-from mcp_probe import raw_tools_call
+from mcp_probe import list_and_call, raw_tools_call
 
 from .certs import TlsCerts
 from .deployment import ENV_VALUES
@@ -113,6 +113,14 @@ class Stack:
         state = "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"
         return self.engine.docker("service", "inspect", "--format", state, f"{self.name}_server").strip()
 
+    def wait_update(self, timeout: float = 300) -> None:
+        """Until the server service's update is completed (its monitor period over), failing on a rollback."""
+        deadline = time.monotonic() + timeout
+        while (state := self.update_state()) != "completed":
+            assert state in ("", "updating"), self.tasks()
+            assert time.monotonic() < deadline, self.tasks()
+            time.sleep(1)
+
     def tasks(self) -> str:
         _, out, err = self.engine.docker.run(["stack", "ps", "--no-trunc", self.name], retcode=None)
         return out + err
@@ -132,10 +140,18 @@ def documented_token_commands(repo: Path) -> str:
 
 
 @contextmanager
-def deployed_stack(engine: DockerEngine, registry: Registry, tls: TlsCerts, workdir: Path, replicas: int, cpus=None):
-    """The fixture repository with the template applied for Swarm (streamable-http, tokens checked by
-    the stack's nginx with TLS), published to the registry by build-publish.sh and deployed by
-    deploy-stack.sh, healthy: yields (Stack, URL, a client's token made with DEPLOYMENT.md's commands).
+def deployed_stack(
+    engine: DockerEngine,
+    registry: Registry,
+    tls: TlsCerts,
+    workdir: Path,
+    replicas: int,
+    cpus=None,
+    transport: str = "streamable-http",
+):
+    """The fixture repository with the template applied for Swarm (tokens checked by the stack's
+    nginx with TLS), published to the registry by build-publish.sh and deployed by deploy-stack.sh,
+    healthy: yields (Stack, URL, a client's token made with DEPLOYMENT.md's commands).
 
     cpus: a CPU limit per replica written into docker-stack.yaml (the benchmarks' setting)."""
     ensure_nginx_image(engine)
@@ -147,7 +163,7 @@ def deployed_stack(engine: DockerEngine, registry: Registry, tls: TlsCerts, work
         **DATA.get(FIXTURE, {}),
         "orchestrator": "swarm",
         "replicas": replicas,
-        "transport": "streamable-http",
+        "transport": transport,
         "image": f"{registry.address}/e2e/{name}",
         "public_host": "localhost",
         "url_prefix": "tools/weather",
@@ -176,8 +192,8 @@ def deployed_stack(engine: DockerEngine, registry: Registry, tls: TlsCerts, work
         assert published.returncode == 0, published.stdout + published.stderr
         assert "Deployed" in deployed.deploy()  # VERSION says 1
         deployed.wait_replicas(replicas, image_tag="1")
-        url = f"https://localhost:{https_port}/tools/weather/mcp"
-        wait_answering(url, token, tls)
+        url = f"https://localhost:{https_port}/tools/weather/{'sse' if transport == 'sse' else 'mcp'}"
+        wait_answering(url, transport, token, tls)
         yield deployed, url, token
     finally:
         deployed.remove()
@@ -185,15 +201,22 @@ def deployed_stack(engine: DockerEngine, registry: Registry, tls: TlsCerts, work
             engine.docker.run(["image", "rm", "-f", f"{answers['image']}:{tag}"], retcode=None)
 
 
-def wait_answering(url: str, token: str, tls: TlsCerts, timeout: float = 60) -> None:
+def wait_answering(url: str, transport: str, token: str, tls: TlsCerts, timeout: float = 60) -> None:
     """Until the stack's nginx answers a call with the token (it starts apart from the replicas)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if raw_tools_call(url, f"Bearer {token}", verify=str(tls.ca_bundle)).status_code == 200:
+            if transport == "sse":
+                headers = {"Authorization": f"Bearer {token}"}
+                if list_and_call(url, "sse", headers=headers, verify=str(tls.ca_bundle))[1] == "5":
+                    return
+            elif raw_tools_call(url, f"Bearer {token}", verify=str(tls.ca_bundle)).status_code == 200:
                 return
-        except httpx.TransportError:
+        except (httpx.TransportError, httpx.HTTPStatusError):
             pass
+        except Exception as e:  # the SDK's SSE client raises its task group's ExceptionGroup
+            if not any(isinstance(inner, httpx.HTTPError) for inner in getattr(e, "exceptions", ())):
+                raise
         if time.monotonic() > deadline:
             raise AssertionError(f"the stack's nginx does not answer at {url}")
         time.sleep(1)

@@ -18,8 +18,12 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+import httpx
 import pytest
+from mcp_probe import list_and_call
 
 from .load import Load
 from .swarm import Stack, deployed_stack, swarm_mode
@@ -31,11 +35,16 @@ CLIENTS = 10
 
 
 @pytest.fixture(scope="module")
-def stack(docker_engine, base_image, registry, tls_certs, tmp_path_factory):
-    """The stack, deployed and healthy: (Stack, its URL, a client's token)."""
+def swarm(docker_engine):
     with swarm_mode(docker_engine):
-        with deployed_stack(docker_engine, registry, tls_certs, tmp_path_factory.mktemp("swarm"), REPLICAS) as deployed:
-            yield deployed
+        yield docker_engine
+
+
+@pytest.fixture(scope="module")
+def stack(swarm, base_image, registry, tls_certs, tmp_path_factory):
+    """The stack, deployed and healthy: (Stack, its URL, a client's token)."""
+    with deployed_stack(swarm, registry, tls_certs, tmp_path_factory.mktemp("swarm"), REPLICAS) as deployed:
+        yield deployed
 
 
 def session_options(token, tls_certs) -> dict:
@@ -52,6 +61,43 @@ def calls_per_replica(deployed: Stack) -> dict[str, int]:
 def proxy_errors(deployed: Stack) -> list[str]:
     """The error lines of the stack's nginx, to say why a call failed."""
     return [line for c in deployed.containers("nginx") for line in deployed.logs(c).splitlines() if "[error]" in line]
+
+
+@contextmanager
+def sse_stream(url: str, token: str, tls_certs) -> Iterator[Iterator[str]]:
+    """An SSE session's stream, opened as a client opens it, its endpoint event already read: its lines."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    timeout = httpx.Timeout(10, read=120)
+    with httpx.stream("GET", url, headers=headers, verify=str(tls_certs.ca_bundle), timeout=timeout) as response:
+        assert response.status_code == 200, response.status_code
+        lines = response.iter_lines()
+        assert next(lines) == "event: endpoint"
+        assert "/tools/weather/messages/?session_id=" in next(lines)
+        yield lines
+
+
+def test_an_sse_stack_runs_one_replica_whose_sessions_end_with_it(swarm, base_image, registry, tls_certs, tmp_path):
+    """SSE on Swarm, as DEPLOYMENT.md says: one replica, serving whole sessions through the stack's
+    nginx under the path prefix; an update replaces it (stopped first), which ends the sessions it
+    held, and clients that connect again are served by the new one."""
+    with deployed_stack(swarm, registry, tls_certs, tmp_path, 1, transport="sse") as (deployed, url, token):
+        options = session_options(token, tls_certs)
+        for _ in range(3):
+            assert list_and_call(url, "sse", **options)[1] == "5"
+        with sse_stream(url, token, tls_certs) as lines:
+            server = deployed.repo / "weather_mcp" / "server.py"
+            server.write_text(server.read_text() + "\n# release 2\n")
+            published = deployed.script("build-publish.sh")
+            assert published.returncode == 0, published.stdout + published.stderr
+            deployed.deploy()
+            ended = time.monotonic() + 90
+            with pytest.raises((StopIteration, httpx.RemoteProtocolError)):
+                while time.monotonic() < ended:  # keep-alive pings until the replica stops
+                    next(lines)
+            assert time.monotonic() < ended, "the old replica's stream did not end"
+        deployed.wait_update()
+        assert len(deployed.wait_replicas(1, image_tag="2", timeout=60)) == 1
+        assert list_and_call(url, "sse", **options)[1] == "5"
 
 
 def test_calls_spread_over_every_replica(stack, tls_certs):
@@ -120,11 +166,7 @@ def test_rolling_update_to_a_new_image_costs_no_call(stack, tls_certs):
     with Load(url, "streamable-http", CLIENTS, **session_options(token, tls_certs)) as load:
         time.sleep(2)
         deployed.deploy()  # the version build-publish.sh just wrote to VERSION: 2
-        deadline = time.monotonic() + 300
-        while deployed.update_state() != "completed":
-            assert deployed.update_state() in ("", "updating"), deployed.tasks()
-            assert time.monotonic() < deadline, deployed.tasks()
-            time.sleep(1)
+        deployed.wait_update()
         replicas = deployed.wait_replicas(REPLICAS, image_tag="2", timeout=60)
         time.sleep(2)
         result = load.stop()
