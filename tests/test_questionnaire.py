@@ -90,6 +90,9 @@ BAD_ANSWERS = [
     ("private_deps_host", "https://github.com", "private_deps_host: 'https://github.com' is not a bare host name"),
     ("private_deps_host", "git.example.com:99999", "private_deps_host: 99999 is not a port"),
     ("platform", "amd64", "platform: 'amd64' is not a platform"),
+    ("platform", "linux/amd64,", "or several separated by commas"),
+    ("platform", "linux/amd64, linux/arm64", "is not a platform"),
+    ("platform", "linux/arm64,linux/arm64", "platform: 'linux/arm64,linux/arm64' names a platform twice"),
     ("oauth_issuer", "http://auth.example.com/", "oauth_issuer: 'http://auth.example.com/' is not an https:// URL"),
     ("oauth_issuer", "auth.example.com", "oauth_issuer: 'auth.example.com' is not an https:// URL"),
     ("oauth_issuer", "https://auth.example.com/?tenant=1", "has characters this URL cannot carry"),
@@ -180,12 +183,20 @@ GOOD_ANSWERS = [
     ("orchestrator", "kubernetes"),
     ("orchestrator", "swarm"),
     ("replicas", 100),
+    ("platform", "linux/amd64,linux/arm64,linux/arm/v7"),
+    ("github_workflow", False),
 ]
 
 
 @pytest.mark.parametrize(("question", "good"), GOOD_ANSWERS, ids=[f"{q}={g!r}" for q, g in GOOD_ANSWERS])
 def test_good_answer_is_accepted(copie, question, good):
     render(copie, **NEEDS.get(question, {}), **{question: good})
+
+
+def test_the_github_workflow_is_on_by_default_only_for_ghcr(copie):
+    assert (render(copie, image="ghcr.io/acme/weather-mcp") / ".github/workflows/mcp-image.yml").is_file()
+    elsewhere = render(copie, image="registry.gitlab.com/acme/weather-mcp")
+    assert not (elsewhere / ".github").exists() and not (elsewhere / "renovate.json").exists()
 
 
 def test_defaults_follow_the_answers(copie):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -12,12 +13,14 @@ from urllib.parse import urlsplit
 import linters
 import pytest
 import yaml
-from answer_sets import combinations, expected_files
+from answer_sets import TRANSPORTS, combinations, expected_files
 from conftest import render
 
 from extensions.generations import GENERATIONS
 
 COMBINATIONS = list(combinations())
+# A GHCR image, whose workflow logs in with its own token, and one elsewhere (a registry secret).
+IMAGES = ("ghcr.io/acme/weather-mcp", "docker.io/acme/weather-mcp")
 
 
 @pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])
@@ -47,6 +50,36 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
         assert "test is successful" in linters.nginx_test(conf, tmp_path / "nginx", secrets)
 
     check_consistency(project, answers)
+    check_github_workflow(project, answers)
+
+
+def check_github_workflow(project, answers):
+    """The workflow (on by default for a ghcr.io image) is valid, runs the project's own scripts,
+    and says what the answers say; Renovate's configuration is valid."""
+    workflow_file = project / ".github/workflows/mcp-image.yml"
+    linters.workflow_schema(workflow_file)
+    linters.renovate_schema(project / "renovate.json")
+    workflow = linters.load_workflow(workflow_file)
+    assert workflow["on"] == {"pull_request": None, "push": {"tags": ["v*"]}}
+    check, publish = workflow["jobs"]["check"], workflow["jobs"]["publish"]
+    assert workflow["permissions"] == {}
+    assert check["permissions"] == {"contents": "read"}
+    assert publish["permissions"] == {"contents": "read", "packages": "write"}
+    runs = {job: [step.get("run", "") for step in workflow["jobs"][job]["steps"]] for job in ("check", "publish")}
+    assert runs["check"][1] == "./build-publish.sh --local"
+    assert runs["publish"][-1] == './build-publish.sh "${GITHUB_REF_NAME#v}"'
+    endpoint = "/mcp" if answers["transport"] == "streamable-http" else "/sse"
+    assert f"python3 check_deployment.py http://127.0.0.1:8000{endpoint} --token" in runs["check"][2]
+    for job in (check, publish):
+        for step in job["steps"]:
+            # GitHub's expressions only in env, never in a script (template injection).
+            assert "${{" not in step.get("run", "")
+            assert "uses" not in step or re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step["uses"]
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"] == {"persist-credentials": False}
+        secrets = {value for step in job["steps"] for value in step.get("env", {}).values()}
+        assert ("${{ secrets.CR_PAT }}" in secrets) == answers["private_deps"]
+    assert "${{ secrets.GITHUB_TOKEN }}" in {v for step in publish["steps"] for v in step.get("env", {}).values()}
 
 
 def swarm_secrets(answers) -> dict:
@@ -293,6 +326,25 @@ def test_kubernetes_manifests_pass_checkov(copie, tmp_path):
     for answers in rows:
         shutil.copytree(render(copie, **answers) / "k8s", tmp_path / f"{answers['transport']}-{answers['auth']}")
     assert linters.checkov_kubernetes(tmp_path) == []
+
+
+def test_github_workflows_pass_actionlint_and_zizmor(copie, tmp_path):
+    """actionlint and zizmor (pedantic) find nothing in any variant of the workflow: private
+    dependencies or not, one platform or several, GHCR or another registry, each transport."""
+    variants = itertools.product((False, True), ("linux/amd64", "linux/amd64,linux/arm64"), TRANSPORTS, IMAGES)
+    workflows = tmp_path / "workflows"
+    workflows.mkdir()
+    for number, (private, platform, transport, image) in enumerate(variants):
+        answers = {"private_deps": private, "platform": platform, "transport": transport, "image": image}
+        project = render(copie, **answers, use_nginx=False, github_workflow=True)
+        shutil.copy(project / ".github/workflows/mcp-image.yml", workflows / f"variant-{number}.yml")
+        if image.startswith("docker.io/"):
+            text = (workflows / f"variant-{number}.yml").read_text()
+            assert "packages: write" not in text and "${{ secrets.REGISTRY_TOKEN }}" in text
+    files = sorted(workflows.iterdir())
+    assert len(files) == 16
+    assert linters.actionlint(*files) == []
+    assert linters.zizmor(*files) == ""
 
 
 def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):

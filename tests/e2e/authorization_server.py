@@ -49,10 +49,8 @@ import base64
 import contextlib
 import hashlib
 import json
-import os
 import re
 import secrets
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -65,15 +63,12 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import httpx
 
-from .cache import CACHE_DIR, file_lock
 from .certs import TlsCerts
-from .debian import ensure_packages
+from .node_packages import NodePackageError, installed_script
 from .ports import LOOPBACK, free_port
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "authorization_server"
-PACKAGE_FILES = ("package.json", "package-lock.json")
 SCRIPT = "provider.mjs"
-INSTALL_ROOT = CACHE_DIR / "authorization-server"
 # oidc-provider 9.x uses URL.parse (Node.js >= 20.18); it warns that it wants Node.js 22 LTS, but runs.
 MIN_NODE = (20, 18)
 RESOURCE_KEYS = {"scopes", "format", "ttl", "audience"}
@@ -85,57 +80,12 @@ class AuthorizationServerError(RuntimeError):
     """The authorization server failed to install, start, or answered unexpectedly."""
 
 
-def _ensure_node() -> None:
-    if shutil.which("node") is None:
-        ensure_packages("nodejs", "npm")
-    elif shutil.which("npm") is None:
-        ensure_packages("npm")
-    out = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout.strip()
-    major, minor = (int(part) for part in out.lstrip("v").split(".")[:2])
-    if (major, minor) < MIN_NODE:
-        raise AuthorizationServerError(f"oidc-provider needs Node.js >= {'.'.join(map(str, MIN_NODE))}, found {out}")
-
-
 def install() -> Path:
-    """The provider script, runnable with ``node``, next to an installed ``node_modules`` (cached).
-
-    The install folder is keyed by the package files' hash and filled once with ``npm ci`` under a
-    lock; the script is copied beside it under its own hash, so two work trees never overwrite it.
-    """
-    digest = hashlib.sha256()
-    for name in PACKAGE_FILES:
-        digest.update((PACKAGE_DIR / name).read_bytes())
-    target = INSTALL_ROOT / digest.hexdigest()[:16]
-    with file_lock("authorization-server"):
-        if not (target / ".installed").exists():
-            _ensure_node()
-            shutil.rmtree(target, ignore_errors=True)
-            target.mkdir(parents=True)
-            for name in PACKAGE_FILES:
-                shutil.copy2(PACKAGE_DIR / name, target / name)
-            npm = subprocess.run(
-                ["npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
-                cwd=target,
-                capture_output=True,
-                text=True,
-                timeout=600,
-            )
-            if npm.returncode != 0:
-                raise AuthorizationServerError(
-                    f"npm ci failed in {target}:\n{npm.stdout[-3000:]}\n{npm.stderr[-3000:]}"
-                )
-            (target / ".installed").write_text("")
-        else:
-            _ensure_node()
-        source = (PACKAGE_DIR / SCRIPT).read_bytes()
-        # In a subfolder: Node.js resolves `oidc-provider` from the parent's node_modules.
-        script = target / "run" / f"provider-{hashlib.sha256(source).hexdigest()[:16]}.mjs"
-        if not script.exists():
-            script.parent.mkdir(exist_ok=True)
-            partial = script.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_bytes(source)
-            partial.replace(script)
-    return script
+    """The provider script, runnable with ``node``, next to an installed ``node_modules`` (cached)."""
+    try:
+        return installed_script(PACKAGE_DIR, SCRIPT, "authorization-server", MIN_NODE)
+    except NodePackageError as error:
+        raise AuthorizationServerError(str(error)) from error
 
 
 def _pkce_pair() -> tuple[str, str]:
