@@ -113,6 +113,22 @@ class Registry:
             raise
         return sorted(data.get("tags") or [])
 
+    def digest(self, repo: str, tag: str) -> str:
+        """The manifest digest ``repo:tag`` points at (HEAD /v2/<repo>/manifests/<tag>)."""
+        accept = ", ".join(
+            (
+                "application/vnd.oci.image.index.v1+json",
+                "application/vnd.docker.distribution.manifest.list.v2+json",
+                "application/vnd.oci.image.manifest.v1+json",
+                "application/vnd.docker.distribution.manifest.v2+json",
+            )
+        )
+        request = urllib.request.Request(
+            f"{self.url}/v2/{repo}/manifests/{tag}", method="HEAD", headers={"Accept": accept}
+        )
+        with urllib.request.urlopen(request, timeout=10) as r:
+            return r.headers["Docker-Content-Digest"]
+
     def catalog(self) -> list[str]:
         """All repositories in the registry (GET /v2/_catalog)."""
         return sorted(self._get_json("/v2/_catalog").get("repositories") or [])
