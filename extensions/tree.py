@@ -31,6 +31,10 @@ NEXT_STEPS = {
     "docs": "DEPLOYMENT.md changed: it describes the deployment as it is now.",
     "check": "check_deployment.py changed: run it against the deployment once more.",
     "example": "An example file changed; your own copy of it (if any) is not touched.",
+    "ci": (
+        "The GitHub workflow or Renovate's configuration changed ({files}): commit and push; "
+        "the next pull request runs it."
+    ),
 }
 
 # Every file under template/ (its path there) and the kind of change it is.
@@ -58,6 +62,8 @@ AFTER_CHANGE = {
     "build-publish.sh.jinja": "publish",
     "DEPLOYMENT.md.jinja": "docs",
     "check_deployment.py.jinja": "check",
+    "{% if github_workflow %}.github{% endif %}/workflows/mcp-image.yml.jinja": "ci",
+    "{% if github_workflow and not detected.renovate_config %}renovate.json{% endif %}": "ci",
 }
 
 
