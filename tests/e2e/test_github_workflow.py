@@ -122,7 +122,7 @@ def test_a_pull_request_builds_the_image_and_calls_a_tool_in_it(
     check = steps[1][1].stdout
     assert "ok    start" in check and "ok    auth       401 without a token" in check, check
     assert "ok    MCP" in check and "answered" in check, check
-    assert "token" in steps[2][1].stdout + steps[2][1].stderr  # the server's log: it read the token file
+    assert "bearer tokens from /app/mcp-tokens/clients.sha256" in steps[2][1].stdout + steps[2][1].stderr
     labels = json.loads(docker_engine.docker("inspect", "--format", "{{json .Config.Labels}}", f"{image}:local"))
     assert labels["org.opencontainers.image.source"] == f"https://github.com/{REPOSITORY}"
     assert not (repo / "VERSION").exists()
