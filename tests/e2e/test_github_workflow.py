@@ -49,6 +49,7 @@ def project(docker_engine, base_with_test_ca, private_git, registry, tmp_path_fa
         github_workflow=True,
     )
     yield repo, image
+    docker_engine.docker.run(["logout", registry.address], retcode=None)  # the login step's
     for tag in ("local", "1.4.0", "1.5.0-rc.1", "latest"):
         docker_engine.docker.run(["image", "rm", "-f", f"{image}:{tag}"], retcode=None)
 
