@@ -63,10 +63,16 @@ def test_a_healthy_deployment_passes_and_each_broken_one_fails_naming_the_cause(
         finally:
             clients.write_text(original)
 
-    # Open to anyone, where the answers say a token is needed.
+    # Open to anyone, where the answers say a token is needed; fine when that is what is meant.
     with serving(project, python=sdk_python(NEWEST["mcp2-mcpserver"]), MCP_AUTH="none") as base:
         code, out = check(project, base + "/mcp", "--token", token)
         assert code == 1 and "without a credential the answer was 200, not 401" in out
+        code, out = check(project, base + "/mcp", "--credential", "none", *ADD)
+        assert code == 0 and "ok    auth       none expected" in out, out
+
+    # A server that never starts: --wait gives up, saying so.
+    code, out = check(project, f"http://127.0.0.1:{free_port()}/mcp", "--token", token, "--wait", "2")
+    assert code == 1 and "FAIL  start      not answering after 2 s: nothing answers at" in out, out
 
     # Nothing listening.
     code, out = check(project, f"http://127.0.0.1:{free_port()}/mcp", "--token", token)
