@@ -65,6 +65,7 @@ VALID = {
     "private_deps": True,
     "private_deps_host": "github.com",
     "platform": "linux/amd64",
+    "github_workflow": True,
     "dockerfile": "Dockerfile",
 }
 TEXT = [q for q, v in VALID.items() if isinstance(v, str)]
@@ -168,6 +169,8 @@ def rendered(copie, nginx_assets, tmp_path, **changed) -> tuple[Path, dict]:
     linters.ruff(project)
     for client_file in (project / "clients").iterdir():
         linters.parse_json(client_file)
+    if answers["github_workflow"]:
+        linters.workflow_schema(project / ".github/workflows/mcp-image.yml")
     conf = next((project / "nginx").glob("*.conf"))
     assert "test is successful" in linters.nginx_test(conf, tmp_path / f"nginx-{project.name}")
     return project, answers
@@ -207,6 +210,8 @@ def test_an_unusual_image_renders_valid_files_that_name_it(copie, nginx_assets, 
     assert compose_service(project)["image"] == f"{image}:latest"
     assert compose_service(project)["container_name"] == image.rsplit("/", 1)[-1]
     assert f'IMAGE="{image}"' in (project / "build-publish.sh").read_text()
+    workflow = linters.load_workflow(project / ".github/workflows/mcp-image.yml")
+    assert workflow["jobs"]["publish"]["name"] == f"Publish {image}"
 
 
 @SLOW
