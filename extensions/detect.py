@@ -10,6 +10,7 @@ Plain Python, no Copier and no Jinja, so the tests call ``detect()`` directly.
 from __future__ import annotations
 
 import ast
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -98,6 +99,19 @@ RENOVATE_CONFIGS = (
     ".renovaterc.json",
     ".renovaterc.json5",
 )
+
+
+def renovate_config(root: Path) -> str:
+    """The repository's own Renovate configuration, where it is not renovate.json ('' if none)."""
+    found = next((name for name in RENOVATE_CONFIGS if (root / name).is_file()), "")
+    if not found and (root / "package.json").is_file():
+        try:
+            package = json.loads((root / "package.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            package = {}
+        if isinstance(package, dict) and "renovate" in package:
+            found = "package.json"
+    return found
 
 
 @dataclass
@@ -438,7 +452,7 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     result = Detected()
     if not root.is_dir():
         return result
-    result.renovate_config = next((name for name in RENOVATE_CONFIGS if (root / name).is_file()), "")
+    result.renovate_config = renovate_config(root)
     pyproject = read_toml(root / "pyproject.toml")
     result.dependencies = dependency_source(root, pyproject)
     result.python_version, python_source = python_version(root, pyproject)

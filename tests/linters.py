@@ -41,6 +41,11 @@ def shellcheck(script: Path) -> None:
     _tool("shellcheck")("--shell=sh", "--severity=style", str(script))
 
 
+def shellcheck_text(script: str, shell: str) -> None:
+    """shellcheck on a script given as text (a workflow's `run:` block), for that shell."""
+    (_tool("shellcheck")[f"--shell={shell}", "--severity=style", "-"] << script)()
+
+
 def ruff(project: Path) -> None:
     """ruff's checks and its formatter, as a user's own ruff would see the rendered Python."""
     _tool("ruff")("check", "--isolated", "--no-cache", f"--select={RUFF_RULES}", "--target-version=py310", str(project))

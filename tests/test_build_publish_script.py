@@ -4,6 +4,7 @@ tests/e2e/test_github_workflow.py.)"""
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -22,6 +23,9 @@ def project(tmp_path_factory):
     ("arguments", "message"),
     [
         (["1.2.3", "1.2.4"], "two versions given: '1.2.3' and '1.2.4'"),
+        ([""], "'' is not a version to publish (usage:"),
+        (["local"], "'local' is not a version to publish"),
+        (["--local", "1.2"], "--local publishes nothing, so it takes no version ('1.2')"),
         (["--nocache"], "unknown argument '--nocache' (usage:"),
         (["1.2.3;id"], "version '1.2.3;id' is not an image tag: expected e.g. 7 or 1.4.0"),
         (["-1"], "unknown argument '-1'"),
@@ -34,6 +38,8 @@ def project(tmp_path_factory):
 def test_bad_arguments_are_refused_before_anything_is_built(project, arguments, message):
     done = subprocess.run(
         ["sh", str(project / "build-publish.sh"), *arguments],
+        # Nothing from this machine's environment (PLATFORM, GITHUB_*, a Docker engine's address).
+        env={"PATH": os.environ["PATH"], "HOME": str(project)},
         capture_output=True,
         text=True,
         timeout=60,

