@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import os
 import random
+import secrets
 import shlex
 import shutil
 import signal
@@ -40,7 +41,7 @@ from call_load import Endpoint, Load, call_load, open_clients
 from e2e.cache import CACHE_DIR, file_lock
 from e2e.certs import TlsCerts, make_certs
 from e2e.debian import ensure_packages
-from e2e.deployment import TOKEN, URL_PREFIX, nginx_answers, port_answers
+from e2e.deployment import URL_PREFIX, nginx_answers, port_answers
 from e2e.nginx import Nginx
 from e2e.ports import free_port, port_is_open
 from e2e.test_deployments import GENERATION_FIXTURE
@@ -168,7 +169,7 @@ def render(fixture: str, workdir: Path, tls: TlsCerts) -> tuple[Path, dict]:
         "image": f"bench/{fixture.replace('_', '-')}",
         **port_answers(True),
         "use_nginx": True,
-        **nginx_answers(workdir, tls),
+        **nginx_answers(tls),
     }
     apply_template(repo, **answers)
     return repo, answers
@@ -201,7 +202,8 @@ def start_template(stack: ExitStack, fixture: str, workdir: Path, tls: TlsCerts)
         python,
         direct_url=base + "/mcp",
         proxied_url=f"https://localhost:{answers['https_port']}/{URL_PREFIX}/mcp",
-        token_header={"Authorization": f"Bearer {TOKEN}"},
+        # A header as clients send it (the server runs without a check here, so its value is not read).
+        token_header={"Authorization": f"Bearer {secrets.token_hex(32)}"},
     )
     nginx = Nginx(workdir / "nginx", served.conf)
     nginx.start(wait_ports=(answers["https_port"],))

@@ -121,13 +121,13 @@ def memory_mib(engine, container: str) -> float:
     return number * {"KiB": 1 / 1024, "MiB": 1, "GiB": 1024}[unit]
 
 
-def seconds_to_first_answer(url: str, transport: str, started: float, timeout: float = 120) -> float:
+def seconds_to_first_answer(url: str, transport: str, started: float, timeout: float = 120, **kwargs) -> float:
     """Seconds from `started` until the SDK's client gets add(2, 3) = 5 from url (not only until healthy)."""
     from mcp_probe import list_and_call
 
     while time.monotonic() - started < timeout:
         try:
-            if list_and_call(url, transport)[1] == "5":
+            if list_and_call(url, transport, **kwargs)[1] == "5":
                 return time.monotonic() - started
         except Exception:  # noqa: BLE001 - not up yet: refused, reset, or an error answer
             pass
@@ -138,7 +138,7 @@ def seconds_to_first_answer(url: str, transport: str, started: float, timeout: f
 def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
     from e2e.base_image import ensure_base_image, network_flags
     from e2e.certs import make_certs
-    from e2e.deployment import TOKEN, Combination, deploy
+    from e2e.deployment import Combination, deploy
     from e2e.docker_engine import ensure_docker_engine, stop_managed_dockerd
 
     engine = ensure_docker_engine()
@@ -163,18 +163,14 @@ def docker_benchmarks(workdir: Path) -> list[tuple[str, str, str, str]]:
             size = int(engine.docker("image", "inspect", "--format", "{{.Size}}", deployment.image)) / 2**20
             started = time.monotonic()
             deployment.compose_up()
-            first_answer = seconds_to_first_answer(deployment.direct_url, combination.transport, started)
+            auth = deployment.auth_headers
+            first_answer = seconds_to_first_answer(deployment.direct_url, combination.transport, started, headers=auth)
             deployment.wait_health("healthy")
             healthy = time.monotonic() - started
             deployment.start_nginx(workdir / combination.id / "nginx")
             idle = memory_mib(engine, deployment.service)
-            direct = latency(deployment.direct_url, combination.transport)
-            proxied = latency(
-                deployment.proxied_url,
-                combination.transport,
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                verify=tls.ssl_context(),
-            )
+            direct = latency(deployment.direct_url, combination.transport, headers=auth)
+            proxied = latency(deployment.proxied_url, combination.transport, headers=auth, verify=tls.ssl_context())
             busy = memory_mib(engine, deployment.service)
             name = f"{deployment.answers['sdk']} ({combination.fixture}, {combination.transport})"
             rows += [

@@ -7,7 +7,6 @@ question and says what is expected (Copier shows it and asks again).
 
 from __future__ import annotations
 
-import hashlib
 import keyword
 import re
 import unicodedata
@@ -15,41 +14,12 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .deployment import RESERVED_ENV_VARS, TRANSPORTS, clean_prefix, parse_env_var, registry_host
 from .dockerignore import ignored_by
-from .generations import GENERATIONS, PREDECESSOR, SUCCESSOR
+from .generations import GENERATIONS
 from .generations import version_tuple as parse_version
 
-TRANSPORTS = {
-    # transport answer: (endpoint path, Claude Code / VS Code client "type")
-    "streamable-http": ("/mcp", "http"),
-    "sse": ("/sse", "sse"),
-}
-
-# The installers the image's build stage uses, pinned so a build today and next month agree.
-UV_VERSION = "0.13.9"
-POETRY_VERSION = "2.5.1"
-POETRY_EXPORT_VERSION = "1.10.1"
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
-
-# Environment variables the template itself sets; a user variable of the same name
-# would silently fight with ours.
-TEMPLATE_ENV_VARS = frozenset(
-    {
-        "MCP_TRANSPORT",
-        "MCP_HOST",
-        "MCP_PORT",
-        "MCP_ALLOWED_HOSTS",
-        "MCP_ALLOWED_ORIGINS",
-        "MCP_SERVER_ARGS",
-        "FORWARDED_ALLOW_IPS",
-        "PYTHONUNBUFFERED",
-        "PYTHONDONTWRITEBYTECODE",
-        "PATH",
-        "HOME",
-        "CR_PAT",
-        "PLATFORM",
-    }
-)
 
 # Module names the server must not take: importing it would shadow these, or ours.
 RESERVED_MODULES = frozenset(
@@ -260,19 +230,6 @@ def sdk_transport_error(sdk: str, transport: str) -> str:
 # --- environment, image, network ----------------------------------------------------------------
 
 
-def parse_env_var(item: Any) -> dict[str, str | None]:
-    """One env_vars item, in any of its three forms, as {name, default, description}."""
-    if isinstance(item, dict):
-        default = item.get("default")
-        return {
-            "name": str(item.get("name", "")),
-            "default": None if default is None else str(default),
-            "description": str(item.get("description") or ""),
-        }
-    name, sep, default = str(item).partition("=")
-    return {"name": name.strip(), "default": default.strip() if sep else None, "description": ""}
-
-
 def env_vars_error(value: Any) -> str:
     if value is None:
         return ""
@@ -292,8 +249,8 @@ def env_vars_error(value: Any) -> str:
                 f"env_vars: {name!r} is not a valid variable name; "
                 "expected letters, digits and '_', not starting with a digit"
             )
-        if name.upper() in TEMPLATE_ENV_VARS:
-            return f"env_vars: {name} is set by the template itself; choose another name"
+        if name.upper() in RESERVED_ENV_VARS:
+            return f"env_vars: {name} is set or read by the template itself; choose another name"
         if name in seen:
             return f"env_vars: {name} is listed twice"
         seen.add(name)
@@ -455,23 +412,7 @@ def platform_error(value: Any) -> str:
     return ""
 
 
-# --- what is derived ---------------------------------------------------------------------
-
-
-def clean_prefix(value: str) -> str:
-    return value.strip("/")
-
-
-def registry_host(image: str) -> str:
-    """The registry an image reference points at: its first component when that is a host."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return "docker.io"
-
-
-def image_basename(image: str) -> str:
-    return image.rsplit("/", 1)[-1]
+# --- naming helpers for copier.yml ------------------------------------------------------------
 
 
 def default_image_name(destination: Any) -> str:
@@ -480,37 +421,9 @@ def default_image_name(destination: Any) -> str:
     return name or "mcp-server"
 
 
-def nginx_identifier(identifier: str) -> str:
-    """A short name for nginx variables, upstreams and zones.
-
-    nginx refuses variable names that overflow variables_hash_bucket_size (64 by default), so a
-    long name is cut and made unique again with a hash of the whole.
-    """
-    if identifier[:1].isdigit():
-        identifier = "mcp_" + identifier  # $0_... would be read as the regex capture $0
-    if len(identifier) <= 24:
-        return identifier
-    return f"{identifier[:17]}_{hashlib.sha256(identifier.encode()).hexdigest()[:6]}"
-
-
-def other_major(sdk: str) -> dict[str, str] | None:
-    """The same API on the package's other major version, for the version check's advice."""
-    other = SUCCESSOR.get(sdk) or PREDECESSOR.get(sdk)
-    if not other:
-        return None
-    generation = GENERATIONS[other]
-    return {"answer": other, "lowest": generation.lowest, "below": generation.below}
-
-
 def version_tuple(version: str) -> str:
     """A Python tuple literal of a version's numbers: '1.23.0' -> '(1, 23, 0)', '2' -> '(2,)'."""
     return repr(parse_version(version))
-
-
-def token_variable(identifier: str) -> str:
-    """The client's variable for the bearer token: WEATHER_MCP_TOKEN; a shell name never starts with a digit."""
-    name = re.sub(r"(_MCP)?$", "_MCP_TOKEN", identifier.upper(), count=1)
-    return f"MCP_{name}" if name[0].isdigit() else name
 
 
 def ports_error(port: Any, https_port: Any, http_port: Any) -> str:
@@ -520,135 +433,3 @@ def ports_error(port: Any, https_port: Any, http_port: Any) -> str:
         if value == port:
             return f"{question}: {value} is also the container's port (question port) on the same host; choose another"
     return ""
-
-
-def auth_settings(answers: dict[str, Any], public_url: str) -> dict[str, Any]:
-    """Who checks credentials, for the answers: server_auth is the server's MCP_AUTH."""
-    auth = answers.get("auth") or "tokens"
-    nginx = bool(answers.get("use_nginx"))
-    summaries = {
-        "tokens": f"a bearer token per client checked by {'nginx' if nginx else 'the server'}",
-        "oauth": "OAuth 2.1 access tokens checked by the server",
-        "none": "no authentication",
-    }
-    settings: dict[str, Any] = {
-        "auth": auth,
-        "auth_summary": summaries[auth],
-        # With nginx in front, its map checks the static tokens and the server leaves them to it.
-        "server_auth": "proxy" if auth == "tokens" and nginx else auth,
-        "nginx_checks_tokens": auth == "tokens" and nginx,
-    }
-    if auth == "oauth":
-        # Behind nginx or an Ingress the resource is the public URL; without them, the URL the user gave.
-        fronted = nginx or answers.get("orchestrator") == "kubernetes"
-        resource = public_url if fronted else answers["oauth_resource"]
-        parts = urllib.parse.urlsplit(resource)
-        # RFC 9728: the well-known name goes between the host and the resource's path.
-        metadata_path = f"/.well-known/oauth-protected-resource{parts.path}"
-        settings |= {
-            "public_url": resource,
-            "oauth_resource_url": resource,
-            "oauth_metadata_path": metadata_path,
-            "oauth_metadata_url": f"{parts.scheme}://{parts.netloc}{metadata_path}",
-        }
-    return settings
-
-
-def dns_label(name: str, length: int) -> str:
-    """The name as a DNS label of at most `length` characters: lowercase letters, digits and '-'."""
-    return re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")[:length].rstrip("-")
-
-
-def derive(answers: dict[str, Any]) -> dict[str, Any]:
-    """Everything the files need beyond the answers themselves, computed in one place."""
-    image = answers["image"]
-    service = image_basename(image)
-    endpoint, client_type = TRANSPORTS[answers["transport"]]
-    generation = GENERATIONS[answers["sdk"]]
-    module_path, class_name = generation.server_class.split(":")
-    # For names that allow only letters, digits and '_' (nginx variables, env vars).
-    identifier = re.sub(r"[^A-Za-z0-9]+", "_", service).strip("_")
-    dockerfile = answers.get("dockerfile") or "Dockerfile"
-    derived: dict[str, Any] = {
-        "service_name": service,
-        "container_name": service,
-        "service_identifier": identifier,
-        "nginx_id": nginx_identifier(identifier),
-        "registry_host": registry_host(image),
-        "sdk_label": generation.label,
-        "sdk_package": generation.package,
-        "sdk_supported": generation.supported,
-        "sdk_lowest": generation.lowest,
-        "sdk_below": generation.below,
-        "new_project_requirement": generation.new_project_requirement,
-        "sdk_other_major": other_major(generation.answer),
-        "server_class_import": f"from {module_path} import {class_name}",
-        "server_class_name": class_name,
-        "run_methods": list(generation.run_methods),
-        "generation_transports": list(generation.transports),
-        "endpoints": {name: path for name, (path, _) in TRANSPORTS.items()},
-        "endpoint_path": endpoint,
-        "client_type": client_type,
-        "token_env_var": token_variable(identifier),
-        "app_env": [parse_env_var(item) for item in answers.get("env_vars") or []],
-        "copy_paths": [normalize_path(path) for path in answers.get("source_paths") or []],
-        "dockerignore_file": ".dockerignore" if dockerfile == "Dockerfile" else f"{dockerfile}.dockerignore",
-        "uv_version": UV_VERSION,
-        "poetry_version": POETRY_VERSION,
-        "poetry_export_version": POETRY_EXPORT_VERSION,
-    }
-    if answers.get("use_nginx"):
-        host = answers["public_host"]
-        prefix = clean_prefix(answers["url_prefix"])
-        port = answers["https_port"]
-        authority = host if port == 443 else f"{host}:{port}"
-        derived |= {
-            "url_prefix_clean": prefix,
-            "public_base_url": f"https://{authority}/{prefix}",
-            # The Host header nginx forwards ($host, no port) and direct calls on the Docker host.
-            "allowed_hosts": f"{host},{host}:*,localhost,localhost:*,127.0.0.1,127.0.0.1:*",
-            "allowed_origins": f"https://{authority}",
-        }
-        if answers.get("orchestrator") == "swarm":
-            # The stack's nginx reads them where Swarm mounts its secrets (deploy-stack.sh).
-            derived |= {
-                "nginx_tls_certificate": "/run/secrets/fullchain.pem",
-                "nginx_tls_certificate_key": "/run/secrets/privkey.pem",
-                "nginx_tokens_map": "/run/secrets/tokens.map",
-            }
-        else:
-            derived |= {
-                "nginx_tls_certificate": answers["ssl_certificate"],
-                "nginx_tls_certificate_key": answers["ssl_certificate_key"],
-                "nginx_tokens_map": answers.get("tokens_file"),
-            }
-    elif answers.get("orchestrator") == "kubernetes":
-        host = answers["public_host"]
-        derived |= {
-            # The Ingress serves the host's root over HTTPS and passes Host on as clients sent it.
-            "public_base_url": f"https://{host}",
-            "allowed_hosts": f"{host},{host}:*",
-            "allowed_origins": f"https://{host}",
-            # Kubernetes names are DNS labels: lowercase letters, digits and '-', at most 63.
-            "kubernetes_name": dns_label(service, 63),
-        }
-    else:
-        derived |= {
-            "public_base_url": f"http://localhost:{answers['port']}",
-            # Without a proxy the server is reached under whatever name the host has; like the
-            # SDK itself when bound to 0.0.0.0, leave the Host check off (DEPLOYMENT.md says how to set it).
-            "allowed_hosts": "*",
-            "allowed_origins": "",
-        }
-    if answers.get("orchestrator") == "swarm":
-        # Swarm names a stack's services STACK_SERVICE, and a service name is a DNS label (at
-        # most 63 characters): the stack's name leaves room for "_server" and "_nginx".
-        stack = dns_label(service, 55)
-        derived |= {"stack_name": stack, "swarm_prefix": stack[:32].rstrip("-")}
-    derived["public_url"] = derived["public_base_url"] + endpoint
-    derived |= auth_settings(answers, derived["public_url"])
-    if answers.get("private_deps"):
-        host = answers["private_deps_host"]
-        # GitLab wants the user name oauth2 with a token; GitHub accepts x-access-token for PATs and app tokens.
-        derived["git_token_user"] = "oauth2" if "gitlab" in host else "x-access-token"
-    return derived

@@ -15,7 +15,11 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Environments and caches", (".venv", "venv", "**/__pycache__", "**/*.py[cod]", "**/*.egg-info", ".tox", ".nox")),
     ("Tool caches and reports", (".pytest_cache", ".ruff_cache", ".mypy_cache", ".coverage", "htmlcov")),
     ("Version control and editors", (".git", ".gitignore", ".vscode", ".idea", "**/*.swp", "**/.DS_Store")),
-    ("Secrets and local state: never in an image", (".env", ".env.*", "VERSION", "mcp-tokens")),
+    # At any depth: `COPY pkg pkg` copies pkg/.env as well, though git ignores it.
+    (
+        "Secrets and local state: never in an image, at any depth",
+        ("**/.env", "**/.env.*", "**/*.pem", "**/*.key", "**/mcp-tokens", "VERSION"),
+    ),
     # Only at the top: a source folder's own .md files (prompts, resources) go into the image.
     ("Tests and the project's documents (README stays: a build backend may read it)", ("tests", "*.md", "!README.md")),
     (

@@ -1,4 +1,4 @@
-"""The rules of answers.py, detect.py and python_source.py as Jinja filters and context for Copier."""
+"""The rules of answers.py, deployment.py and detect.py as Jinja filters and context for Copier."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from copier_template_extensions import ContextHook
 from jinja2.ext import Extension
 
 from . import answers, dockerignore
+from .deployment import Deployment, NotApplicable, front_asks
 from .detect import detect
 from .python_source import import_block
 
@@ -73,6 +74,7 @@ class AnswerFilters(Extension):
         environment.filters["python_import_block"] = python_import_block
         environment.filters["python_tuple"] = python_tuple
         environment.filters["python_constant"] = python_constant
+        environment.filters["front_asks"] = front_asks
         environment.globals["dockerignore_sections"] = dockerignore.SECTIONS
 
 
@@ -95,10 +97,18 @@ class RepositoryDefaults(ContextHook):
 
 
 class DeploymentContext(ContextHook):
+    """Adds what deployment.py derives from the answers, once the questionnaire is answered.
+
+    While Copier asks (and before, for its first message) the answers are not all there: the
+    question defaults and validators need none of this. Once they are, an error in the
+    derivation stops the render.
+    """
+
     def hook(self, context: dict[str, Any]) -> None:
-        try:
-            derived = answers.derive(context)
-        except KeyError:
-            # Copier is still asking: a question the derivation needs has no answer yet.
+        if str(context.get("_copier_phase")) == "prompt":
             return
-        context.update(derived)
+        try:
+            deployment = Deployment(context)
+        except NotApplicable:
+            return  # not answered yet: the message before the copy, an old release's answers
+        context.update(deployment.context())

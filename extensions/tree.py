@@ -30,7 +30,6 @@ NEXT_STEPS = {
     "publish": "build-publish.sh changed: nothing to do until the next release you publish with it.",
     "docs": "DEPLOYMENT.md changed: it describes the deployment as it is now.",
     "check": "check_deployment.py changed: run it against the deployment once more.",
-    "example": "An example file changed; your own copy of it (if any) is not touched.",
     "ci": (
         "The GitHub workflow or Renovate's configuration changed ({files}): commit and push; "
         "the next pull request runs it."
@@ -47,8 +46,7 @@ AFTER_CHANGE = {
     "healthcheck.py": "image",
     "docker-compose.yaml.jinja": "compose",
     "example.env.jinja": "compose",
-    "{% if use_nginx %}nginx{% endif %}/{{ service_name }}.conf.jinja": "nginx",
-    "{% if use_nginx %}nginx{% endif %}/{% if nginx_checks_tokens %}tokens.map.example{% endif %}.jinja": "example",
+    "{% if front.nginx %}nginx{% endif %}/{{ service_name }}.conf.jinja": "nginx",
     "clients/claude-code.mcp.json.jinja": "clients",
     "clients/claude-desktop.json.jinja": "clients",
     "clients/vscode.mcp.json.jinja": "clients",

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import yaml
 
-from extensions import answers
+from extensions.deployment import TRANSPORTS as TRANSPORT_ENDPOINTS
+from extensions.deployment import Deployment
 from extensions.detect import detect
 from extensions.tree import rendered_kinds
 
@@ -27,7 +28,7 @@ def choices(question: str) -> list:
 SDKS = choices("sdk")
 TRANSPORTS = choices("transport")
 # Where each transport's clients connect.
-ENDPOINTS = {name: path for name, (path, _) in answers.TRANSPORTS.items()}
+ENDPOINTS = {name: path for name, (path, _) in TRANSPORT_ENDPOINTS.items()}
 DEPENDENCIES = choices("dependencies")
 ENV_VARS = [{"name": "API_KEY", "description": "Key for the weather API"}, "LOG_LEVEL=info", "REGION="]
 SOURCE_PATHS = ["server.py", "tools/", "formatting.py"]
@@ -99,15 +100,10 @@ def combinations():
 def render_context(project: Path) -> dict:
     """What the files were rendered with, from the answers recorded in the project: the answers,
     the defaults of the questions not asked (so not recorded), and what extensions derive."""
-    import jinja2
 
     recorded = yaml.safe_load((project / ANSWERS_FILE).read_text())
-    if "use_nginx" not in recorded:
-        # Not asked (Swarm, Kubernetes), so not recorded: the files are rendered with its default.
-        default = jinja2.Environment().from_string(QUESTIONS["use_nginx"]["default"]).render(recorded)
-        recorded["use_nginx"] = default == "True"
     found = vars(detect(project, first_copy=False))
-    return {**recorded, **answers.derive(recorded), "detected": found}
+    return {**recorded, **Deployment(recorded).context(), "detected": found}
 
 
 def expected_files(project: Path) -> set[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from pathlib import Path
 
 import pytest
@@ -25,16 +24,13 @@ def render_error(copie, **answers) -> str:
 
 @pytest.fixture(scope="session")
 def nginx_assets(tmp_path_factory) -> dict[str, str]:
-    """Answers pointing nginx at test certificates and a tokens file that exist, so `nginx -t` can read them."""
+    """Answers pointing nginx at test certificates that exist, so `nginx -t` can read them."""
     folder = tmp_path_factory.mktemp("nginx-assets")
     ca = trustme.CA()
     cert = ca.issue_cert("mcp.example.com", "localhost", "127.0.0.1")
     cert.private_key_pem.write_to_path(str(folder / "privkey.pem"))
     cert.cert_chain_pems[0].write_to_path(str(folder / "fullchain.pem"))
-    # A token made as DEPLOYMENT.md says (64 hex digits), in the form it writes.
-    (folder / "tokens.map").write_text(f'"~^Bearer {secrets.token_hex(32)}$" 1;\n')
     return {
         "ssl_certificate": str(folder / "fullchain.pem"),
         "ssl_certificate_key": str(folder / "privkey.pem"),
-        "tokens_file": str(folder / "tokens.map"),
     }

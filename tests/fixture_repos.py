@@ -139,12 +139,12 @@ def commit_all(repo: Path, message: str) -> None:
     git(repo, "commit", "-q", "-m", message)
 
 
-def gitignore_after(before: bytes, server_checks_tokens: bool = False) -> bytes:
-    """The user's .gitignore after the template's task: VERSION and .env appended (and mcp-tokens/ where
-    the server reads token hashes from it), each only if missing."""
+def gitignore_after(before: bytes, tokens: bool = True) -> bytes:
+    """The user's .gitignore after the template's task: VERSION and .env appended (and mcp-tokens/, where
+    the server reads the clients' token hashes, with auth=tokens), each only if missing."""
     text = before.decode()
     present = {line.strip().lstrip("/") for line in text.splitlines()}
-    wanted = ("VERSION", ".env", *(["mcp-tokens/"] if server_checks_tokens else []))
+    wanted = ("VERSION", ".env", *(["mcp-tokens/"] if tokens else []))
     missing = "".join(f"{line}\n" for line in wanted if line not in present)
     return (text + ("\n" if missing and text and not text.endswith("\n") else "") + missing).encode()
 

@@ -5,6 +5,7 @@ nginx with TLS, and with nothing behind nginx: tests/e2e/test_deployments.py.)""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import render
 from e2e.ports import free_port
+from http_recorder import recording_server
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
 from served_project import add_client, serving
@@ -80,5 +82,38 @@ def test_a_healthy_deployment_passes_and_each_broken_one_fails_naming_the_cause(
 
     # A public URL over plain HTTP.
     code, out = check(project, "http://mcp.invalid/mcp", "--token", token)
-    assert code == 1 and "is plain HTTP: a token would cross the network readable" in out
+    assert code == 1 and "is plain HTTP: a credential would cross the network readable" in out
     assert json.loads((project / "clients" / "claude-code.mcp.json").read_text())
+
+
+def own_address() -> str:
+    """This machine's address on its network (not loopback): where a deployment on another host would be."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the outgoing interface
+        return probe.getsockname()[0]
+
+
+def test_a_token_is_never_sent_over_plain_http_to_another_host(project):
+    """The checks that need no credential run; the token is not sent, and the report says why."""
+    address = own_address()
+    assert not address.startswith("127.")
+    token = add_client(project, "plain")
+    with recording_server(address, lambda path: (401, {"WWW-Authenticate": "Bearer"})) as (port, seen):
+        code, out = check(project, f"http://{address}:{port}/mcp", "--token", token, *ADD)
+    assert code == 1, out
+    assert "is plain HTTP: a credential would cross the network readable" in out
+    assert "FAIL  MCP        not checked: the token is not sent over plain HTTP to another host" in out
+    assert seen and all(authorization is None for _, _, authorization in seen), seen
+
+
+def test_a_redirect_is_named_and_never_followed_with_the_token(project):
+    """A redirect to another origin (another port here; https to http, another host alike) is not
+    followed: the check stops and names where it pointed, and the other origin sees nothing."""
+    token = add_client(project, "redirected")
+    with recording_server("127.0.0.1", lambda path: (200, {})) as (elsewhere, seen_elsewhere):
+        target = f"http://127.0.0.1:{elsewhere}/mcp"
+        with recording_server("127.0.0.1", lambda path: (307, {"Location": target})) as (port, seen):
+            code, out = check(project, f"http://127.0.0.1:{port}/mcp", "--token", token, *ADD)
+    assert code == 1, out
+    assert f"redirects (307) to {target}: not followed" in out, out
+    assert seen and seen_elsewhere == []

@@ -57,7 +57,6 @@ VALID = {
     "http_port": 80,
     "ssl_certificate": "/etc/letsencrypt/live/mcp.example.com/fullchain.pem",
     "ssl_certificate_key": "/etc/letsencrypt/live/mcp.example.com/privkey.pem",
-    "tokens_file": "/etc/nginx/mcp-tokens/weather-mcp.map",
     "auth": "tokens",  # the oauth_* answers are checked whatever auth says; renders use nginx's tokens
     "oauth_issuer": "https://tenant.eu.auth0.com/",
     "oauth_resource": "https://mcp.example.com/weather/mcp",
@@ -72,7 +71,7 @@ TEXT = [q for q, v in VALID.items() if isinstance(v, str)]
 LISTS = [q for q, v in VALID.items() if isinstance(v, list)]
 NUMBERS = [q for q, v in VALID.items() if isinstance(v, int) and not isinstance(v, bool)]
 # Answers DEPLOYMENT.md and build-publish.sh put unquoted into shell commands: shell-safe as they are.
-SHELL_WORDS = {"ssl_certificate", "ssl_certificate_key", "tokens_file", "image", "public_host", "platform"}
+SHELL_WORDS = {"ssl_certificate", "ssl_certificate_key", "image", "public_host", "platform"}
 EXAMPLES = 1000  # hostile answers per question: checks only, about a millisecond each
 
 
@@ -242,18 +241,16 @@ def test_unusual_environment_variables_render_valid_files_that_pass_them(
 
 
 @SLOW
-@given(certificate=hostile.SERVER_PATH_TAILS, key=hostile.SERVER_PATH_TAILS, tokens=hostile.SERVER_PATH_TAILS)
+@given(certificate=hostile.SERVER_PATH_TAILS, key=hostile.SERVER_PATH_TAILS)
 def test_unusual_server_paths_render_an_nginx_config_that_reads_them(
-    copie, nginx_assets, server_paths, tmp_path, certificate, key, tokens
+    copie, nginx_assets, server_paths, tmp_path, certificate, key
 ):
     paths = {
         "ssl_certificate": server_paths(certificate, "ssl_certificate"),
         "ssl_certificate_key": server_paths(key, "ssl_certificate_key"),
-        "tokens_file": server_paths(tokens, "tokens_file"),
     }
     assume(not problems({**VALID, **paths}))
     project, _ = rendered(copie, nginx_assets, tmp_path, **paths)
     conf = next((project / "nginx").glob("*.conf")).read_text()
     for question in ("ssl_certificate", "ssl_certificate_key"):
         assert f"{question} {paths[question]};" in conf
-    assert f"include {paths['tokens_file']};" in conf

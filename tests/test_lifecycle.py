@@ -34,7 +34,7 @@ from extensions.tree import AFTER_CHANGE, NEXT_STEPS, rendered_kinds, template_f
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
-NGINX_TEMPLATE = "template/{% if use_nginx %}nginx{% endif %}/{{ service_name }}.conf.jinja"
+NGINX_TEMPLATE = "template/{% if front.nginx %}nginx{% endif %}/{{ service_name }}.conf.jinja"
 
 # 0.0.1 = the current template with these replacements (current text -> text in 0.0.1).
 OLDER_RELEASE = {
@@ -58,9 +58,8 @@ OLDER_RELEASE = {
     NGINX_TEMPLATE: [("    keepalive 16;\n", "")],
     "template/mcp_serve.py.jinja": [
         (
-            '        options = {"host": host, "port": int(port_text), "proxy_headers": False,'
-            ' "timeout_graceful_shutdown": 5}\n',
-            '        options = {"host": host, "port": int(port_text), "proxy_headers": False}\n',
+            '            "timeout_graceful_shutdown": 5,\n',
+            "",
         )
     ],
 }
@@ -333,8 +332,10 @@ def check_update_keeps_the_users_edits(src: Path | str, tag: str, target: str, t
     assert {name: after.get(name) for name in carried} == carried
     assert (project / "server.py").read_text() == USER_SERVER
     assert (project / "requirements.txt").read_text() == USER_REQUIREMENTS
-    assert deleted_files(project) == []
     fresh = files_of(render(src, tmp_path / "fresh", target, **questions_only(after)))
+    # Only what the template rendered at tag and no longer renders may go (an example it dropped).
+    rendered_at_tag = files_of(render(src, tmp_path / "old", tag, **answers_for(src, tag)))
+    assert set(deleted_files(project)) <= rendered_at_tag.keys() - fresh.keys()
     result = files_of(project)
     assert result.keys() == fresh.keys() | {".copier-answers.yml"}
     owned = template_owned(project)
@@ -625,7 +626,7 @@ def test_documented_copy_into_an_existing_repository_keeps_every_file(releases, 
 
     assert result.returncode == 0, result.stderr
     for name, text in EXISTING.items():
-        expected = text + "VERSION\n.env\n" if name == ".gitignore" else text
+        expected = text + "VERSION\n.env\nmcp-tokens/\n" if name == ".gitignore" else text
         assert (project / name).read_text() == expected, f"{name} was changed"
     # The code was read: the server, its SDK, the Python of the user's Dockerfile, ours beside theirs.
     recorded = recorded_answers(project)
@@ -755,7 +756,7 @@ def test_a_second_copy_never_writes_the_users_files(releases, tmp_path, command,
     # --overwrite asked for the template's own files back; the user's stayed as they were.
     assert (project / "DEPLOYMENT.md").read_text() != "my notes\n"
     for name, text in EXISTING.items():
-        expected = text + "VERSION\n.env\n" if name == ".gitignore" else text
+        expected = text + "VERSION\n.env\nmcp-tokens/\n" if name == ".gitignore" else text
         assert (project / name).read_text() == expected, f"{name} was changed"
     assert recorded_answers(project)["user_files"] == RECORDED_USER_FILES
 

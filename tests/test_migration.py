@@ -37,7 +37,8 @@ from test_lifecycle import (
 from extensions.dockerignore import _regex as dockerignore_regex
 
 RELEASE_0_1_0 = "a404351e0357889d9a2151f447f1ed9ef1c27b4e"
-OLD_KEYS = ("entry_point", "server_object", "extra_paths")
+# Keys of 0.1.0's answers that today's have no more (tokens_file: nginx checked the tokens then).
+OLD_KEYS = ("entry_point", "server_object", "extra_paths", "tokens_file")
 BASE_ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "url_prefix": "weather", "sdk": "mcp1-fastmcp"}
 
 # (a) A server that existed before the first copy: weather.py's `server`, importing tools/.
@@ -69,11 +70,14 @@ OWNED_BY_0_1_0 = {
     "example.env",
     "healthcheck.py",
     "mcp_serve.py",
-    "nginx/tokens.map.example",
+    "nginx/tokens.map.example",  # gone since the server checks the tokens itself
     NGINX_CONF,
     ANSWERS_FILE,
     ".gitignore",
 }
+# What 0.1.0 rendered and this release does not: only the example of nginx's tokens map (the server
+# checks the tokens itself now), never a file of the user's.
+GONE_SINCE_0_1_0 = ["nginx/tokens.map.example"]
 # Edits to template files whose lines 0.2.0 leaves as they were: they must merge cleanly.
 EDITS = {
     "docker-compose.yaml": ("restart: unless-stopped", "mem_limit: 512m"),
@@ -164,11 +168,14 @@ def test_update_from_0_1_0_carries_the_answers_over_and_keeps_every_file_of_the_
         k: v for k, v in questions_only(after).items() if k in questions_only(before)
     }
     assert "carried 0.1.0's entry_point/server_object/extra_paths over to server=" in shown.out + shown.err
+    # The tokens nginx checked: the message says how to give them to the server.
+    assert "the server now checks the clients' tokens itself" in shown.out + shown.err
+    assert "/etc/nginx/mcp-tokens/weather-mcp.map" in shown.out + shown.err
 
     # The user's files, the server and requirements.txt among them, are byte for byte as they were.
     result = snapshot(project)
     assert {name: result.get(name) for name in users} == users
-    assert deleted_files(project) == []
+    assert deleted_files(project) == GONE_SINCE_0_1_0
     server_file = expected["source_paths"][0]
     assert server_file in users and "requirements.txt" in users
 
@@ -207,7 +214,7 @@ def test_update_from_0_1_0_renaming_the_server_deletes_nothing(releases_0_1_0, t
     assert 'SERVER = "other:mcp"' in (project / "mcp_serve.py").read_text()
     result = snapshot(project)
     assert {name: result.get(name) for name in users} == users
-    assert deleted_files(project) == []
+    assert deleted_files(project) == GONE_SINCE_0_1_0
     assert sorted(set(result) - before - template_owned(project)) == [], "a file besides the template's"
     assert not (project / "other.py").exists(), "an example server written by an update"
 

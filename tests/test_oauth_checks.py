@@ -7,6 +7,7 @@ the key's, keys the server cannot use in its JWKS, introspection answers of ever
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import io
 import json
@@ -19,6 +20,7 @@ import jwt
 import pytest
 from conftest import render
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from http_recorder import recording_server
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from pytest_copie.plugin import Copie
 
@@ -188,7 +190,7 @@ def test_what_the_authorization_server_answers_is_judged_not_crashed_on(mcp_auth
             raise urllib.error.HTTPError(request.full_url, status, "answer", {}, io.BytesIO(body))
         return io.BytesIO(body)
 
-    monkeypatch.setattr(mcp_auth.urllib.request, "urlopen", urlopen)
+    monkeypatch.setattr(mcp_auth._OPENER, "open", urlopen)
     expected = mcp_auth.Refused if outcome == "refused" else mcp_auth.Unavailable
     with pytest.raises(expected):
         mcp_auth._fetch_json("https://issuer.example.com/introspect", data=b"token=x")
@@ -228,7 +230,7 @@ def test_the_middleware_closes_websockets_and_hands_no_credential_to_the_server(
     async def app(scope, receive, send):
         seen.append(scope)
 
-    async def accept_any(token):
+    async def accept_any(token, may_ask=True):
         return {}
 
     guarded = mcp_auth.RequireCredential(app, accept_any, ())
@@ -248,3 +250,126 @@ def test_the_middleware_closes_websockets_and_hands_no_credential_to_the_server(
     headers = [(b"authorization", b"Bearer abc"), (b"accept", b"application/json")]
     anyio.run(call, {"type": "http", "path": "/mcp", "root_path": "", "headers": headers, "query_string": b""})
     assert seen and seen[0]["headers"] == [(b"accept", b"application/json")]
+
+
+def test_a_key_the_issuer_removed_is_refused_once_the_keys_are_read_again(mcp_auth, monkeypatch):
+    """Keys are read again every KEYS_MAX_AGE seconds (DEPLOYMENT.md says how long), not only for an unknown kid."""
+    jwks = {"keys": list(JWKS["keys"])}
+    resource, fetched = oauth(mcp_auth, monkeypatch, jwks=jwks)
+    good = token(claims())
+    assert check(resource, good)["sub"] == "u1"
+    jwks["keys"] = [key for key in jwks["keys"] if key["kid"] != "rsa"]  # rotated out at the issuer
+    assert check(resource, good)["sub"] == "u1"  # still within KEYS_MAX_AGE of the last read
+    resource.keys_fetched -= mcp_auth.KEYS_MAX_AGE
+    assert refused(mcp_auth, resource, good) == (401, "the token is not signed by a key of the issuer")
+    assert mcp_auth.KEYS_MAX_AGE == 300
+
+
+@pytest.mark.parametrize(
+    ("header_type", "changes", "why"),
+    [
+        ("JWT", {"typ": "ID"}, "a ID token, not an access token"),  # Keycloak's ID token
+        ("JWT", {"typ": "Refresh"}, "a Refresh token, not an access token"),
+        ("JWT", {"token_use": "id"}, "a token for id, not an access token"),  # Cognito's ID token
+        ("id_token+jwt", {}, "a id_token+jwt token is not an access token"),
+        ("logout+jwt", {}, "a logout+jwt token is not an access token"),
+    ],
+)
+def test_a_token_that_says_it_is_no_access_token_is_refused(mcp_auth, monkeypatch, header_type, changes, why):
+    resource, _ = oauth(mcp_auth, monkeypatch)
+    signed = jwt.encode(claims(**changes), RSA_KEY, algorithm="RS256", headers={"kid": "rsa", "typ": header_type})
+    assert refused(mcp_auth, resource, signed) == (401, why)
+
+
+@pytest.mark.parametrize("header_type", ["JWT", "at+jwt", "application/at+jwt", None])
+def test_access_tokens_of_every_common_type_pass(mcp_auth, monkeypatch, header_type):
+    resource, _ = oauth(mcp_auth, monkeypatch)
+    # typ None: no typ header at all (PyJWT leaves it out). Keycloak's access tokens say typ Bearer.
+    signed = jwt.encode(claims(typ="Bearer"), RSA_KEY, algorithm="RS256", headers={"kid": "rsa", "typ": header_type})
+    assert ("typ" in jwt.get_unverified_header(signed)) == (header_type is not None)
+    assert check(resource, signed)["sub"] == "u1"
+
+
+def test_fetches_follow_no_redirect_to_another_origin(mcp_auth):
+    """The issuer's metadata, keys and introspection are fetched only from the origin configured: a
+    redirect elsewhere (another port here; another host or plain HTTP alike) is not followed, and the
+    introspection client's secret never goes there."""
+    with recording_server("127.0.0.1", lambda path: (200, {"Content-Type": "application/json"}), b"{}") as (
+        elsewhere,
+        seen_elsewhere,
+    ):
+        target = f"http://127.0.0.1:{elsewhere}/introspect"
+        with recording_server("127.0.0.1", lambda path: (307, {"Location": target})) as (port, seen):
+            with pytest.raises(mcp_auth.Unavailable):
+                mcp_auth._fetch_json(
+                    f"http://127.0.0.1:{port}/introspect", data=b"token=x", headers={"Authorization": "Basic c2VjcmV0"}
+                )
+    assert seen and seen_elsewhere == []
+
+    def same_origin(path):
+        return (200, {"Content-Type": "application/json"}) if path == "/moved" else (301, {"Location": "/moved"})
+
+    with recording_server("127.0.0.1", same_origin, b'{"keys": []}') as (port, seen):
+        assert mcp_auth._fetch_json(f"http://127.0.0.1:{port}/jwks") == {"keys": []}
+    assert [path for _, path, _ in seen] == ["/jwks", "/moved"]
+
+
+def test_a_jwks_uri_that_is_not_https_is_not_used(mcp_auth, monkeypatch):
+    resource, fetched = oauth(mcp_auth, monkeypatch)
+    monkeypatch.setattr(resource, "issuer_metadata", lambda: {"issuer": ISSUER, "jwks_uri": "http://evil.example/jwks"})
+    with pytest.raises(mcp_auth.Unavailable):
+        check(resource, token(claims()))
+    assert "http://evil.example/jwks" not in fetched
+
+
+def test_new_tokens_are_introspected_at_a_bounded_rate(mcp_auth, monkeypatch):
+    """A flood of made-up tokens reaches the authorization server at most INTROSPECTION_BURST at once,
+    then INTROSPECTIONS_PER_SECOND; and a client past its refusals is not asked about at all."""
+    endpoint = "https://issuer.example.com/introspect"
+    resource, _ = oauth(mcp_auth, monkeypatch, introspection_url=endpoint, client_id="rs", client_secret="s")
+    asked = []
+    monkeypatch.setattr(resource, "ask_introspection", lambda value: asked.append(value) or {"active": False})
+    statuses = [refused(mcp_auth, resource, f"made-up-{number}")[0] for number in range(300)]
+    assert len(asked) <= mcp_auth.INTROSPECTION_BURST + 2, len(asked)
+    assert statuses.count(429) >= 300 - mcp_auth.INTROSPECTION_BURST - 2
+    asked.clear()
+    with pytest.raises(mcp_auth.Refused) as refusal:
+        anyio.run(resource.check, "one-more", False)
+    assert refusal.value.status == 429 and asked == []
+
+
+def test_refusals_are_limited_per_address_and_a_valid_token_never_is(mcp_auth, tmp_path):
+    """Past REFUSALS_BURST + 1 refusals in a row from one address, 429 (then one a second); a valid
+    token from that very address still gets in, and another address is not limited."""
+    tokens_file = tmp_path / "clients.sha256"
+    tokens_file.write_text(f"{hashlib.sha256(b'good-token').hexdigest()}  client\n")
+    seen = []
+
+    async def app(scope, receive, send):
+        seen.append(scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guarded = mcp_auth.RequireCredential(app, mcp_auth.TokenFile(tokens_file).check, ())
+
+    def status(token, address="10.0.0.1"):
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        async def receive():
+            return {"type": "http.request", "body": b""}
+
+        headers = [(b"authorization", f"Bearer {token}".encode())]
+        scope = {"type": "http", "path": "/mcp", "root_path": "", "headers": headers, "query_string": b""}
+        anyio.run(guarded, {**scope, "client": (address, 0)}, receive, send)
+        return sent[0]["status"]
+
+    statuses = [status("wrong") for _ in range(mcp_auth.REFUSALS_BURST + 10)]
+    assert statuses[: mcp_auth.REFUSALS_BURST + 1] == [401] * (mcp_auth.REFUSALS_BURST + 1)
+    # A second may pass while they are sent: one more 401 then, no more.
+    assert set(statuses) == {401, 429} and statuses.count(401) <= mcp_auth.REFUSALS_BURST + 2 and statuses[-1] == 429
+    assert status("good-token") == 200
+    assert status("wrong", "10.0.0.2") == 401
+    assert seen == ["/mcp"]

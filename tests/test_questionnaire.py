@@ -10,6 +10,7 @@ import pytest
 from conftest import render, render_error
 
 from extensions import answers
+from extensions.deployment import Deployment
 
 # (question, bad answer, words the message must contain)
 BAD_ANSWERS = [
@@ -53,8 +54,13 @@ BAD_ANSWERS = [
     ("env_vars", "API_KEY", "env_vars: expected a YAML list"),
     ("env_vars", ["1API"], "env_vars: '1API' is not a valid variable name"),
     ("env_vars", ["API-KEY"], "is not a valid variable name"),
-    ("env_vars", ["MCP_PORT"], "env_vars: MCP_PORT is set by the template itself"),
-    ("env_vars", ["CR_PAT"], "set by the template itself"),
+    ("env_vars", ["MCP_PORT"], "env_vars: MCP_PORT is set or read by the template itself"),
+    ("env_vars", ["CR_PAT"], "set or read by the template itself"),
+    # The wiring's own settings: an answer must not switch the credential check off, nor point it elsewhere.
+    ("env_vars", ["MCP_AUTH=none"], "env_vars: MCP_AUTH is set or read by the template itself"),
+    ("env_vars", ["MCP_OAUTH_ISSUER=https://evil.example/"], "MCP_OAUTH_ISSUER is set or read by the template"),
+    ("env_vars", [{"name": "MCP_TOKENS_FILE", "default": "/dev/null"}], "MCP_TOKENS_FILE is set or read"),
+    ("env_vars", ["mcp_drain_seconds=0"], "mcp_drain_seconds is set or read by the template itself"),
     ("env_vars", ["A", "A=1"], "env_vars: A is listed twice"),
     ("env_vars", ["GREETING=hello world"], "may not contain spaces"),
     ("env_vars", [{"name": "A", "description": "two\nlines"}], "(U+000A LINE FEED)"),
@@ -73,7 +79,6 @@ BAD_ANSWERS = [
     ("image", "ghcr.io/acme/app\n", "is not a valid path component"),
     ("image", "ghcr.io/acme/x", "Docker wants 2 characters or more"),
     ("ssl_certificate", "/etc/ssl/a\x00b.pem", "contains an invisible or control character (U+0000 NUL)"),
-    ("tokens_file", "/etc/nginx/\u202emap", "(U+202E RIGHT-TO-LEFT OVERRIDE)"),
     ("source_paths", ["server.py\x1b[31m"], "source_paths: 'server.py\\x1b[31m' contains an invisible"),
     ("env_vars", ["GREETING=hi\x00"], "env_vars: 'GREETING=hi\\x00' contains an invisible"),
     ("url_prefix", "\nweather", "url_prefix: '\\nweather' has characters"),
@@ -84,9 +89,6 @@ BAD_ANSWERS = [
     ("platform", "linux/amd64\n", "is not a platform"),
     ("ssl_certificate", "certs/fullchain.pem", "ssl_certificate: 'certs/fullchain.pem' is not an absolute path"),
     ("ssl_certificate_key", "/etc/ssl/key.pem; include /etc/passwd", "would read as syntax; expected a plain"),
-    ("tokens_file", "/etc/nginx/a&b.map", "tokens_file: '/etc/nginx/a&b.map' has characters a shell or nginx"),
-    ("tokens_file", "/etc/nginx/$(id).map", "would read as syntax"),
-    ("tokens_file", "tokens.map", "tokens_file: 'tokens.map' is not an absolute path"),
     ("private_deps_host", "https://github.com", "private_deps_host: 'https://github.com' is not a bare host name"),
     ("private_deps_host", "git.example.com:99999", "private_deps_host: 99999 is not a port"),
     ("platform", "amd64", "platform: 'amd64' is not a platform"),
@@ -117,7 +119,6 @@ NEEDS = {
     "http_port": {"use_nginx": True},
     "ssl_certificate": {"use_nginx": True},
     "ssl_certificate_key": {"use_nginx": True},
-    "tokens_file": {"use_nginx": True},
     "private_deps_host": {"private_deps": True},
     "oauth_issuer": {"auth": "oauth"},
     "oauth_resource": {"auth": "oauth", "use_nginx": False},
@@ -204,7 +205,6 @@ def test_defaults_follow_the_answers(copie):
     recorded = (lowlevel / ".copier-answers.mcp-docker.yml").read_text()
     assert "server: server:app" in recorded
     assert "url_prefix: weather-mcp" in recorded
-    assert "tokens_file: /etc/nginx/mcp-tokens/weather-mcp.map" in recorded
     assert "/etc/letsencrypt/live/mcp.example.com/fullchain.pem" in recorded
 
 
@@ -213,16 +213,10 @@ def test_defaults_follow_the_answers(copie):
     [("weather-mcp", "WEATHER_MCP_TOKEN"), ("weather", "WEATHER_MCP_TOKEN"), ("a.b__c", "A_B_C_MCP_TOKEN")],
 )
 def test_token_variable_name(service, token_var):
-    derived = answers.derive(
-        {
-            "image": f"ghcr.io/acme/{service}",
-            "transport": "sse",
-            "server": "s:mcp",
-            "sdk": "mcp1-fastmcp",
-            "port": 8000,
-        }
+    deployment = Deployment(
+        {"image": f"ghcr.io/acme/{service}", "transport": "sse", "sdk": "mcp1-fastmcp", "port": 8000, "auth": "tokens"}
     )
-    assert derived["token_env_var"] == token_var
+    assert deployment.token_env_var == token_var
 
 
 def test_default_image_is_named_after_the_destination_folder(tmp_path, monkeypatch):

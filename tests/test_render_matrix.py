@@ -16,6 +16,7 @@ import yaml
 from answer_sets import TRANSPORTS, combinations, expected_files
 from conftest import render
 
+from extensions.deployment import front_for
 from extensions.generations import GENERATIONS
 
 COMBINATIONS = list(combinations())
@@ -27,7 +28,8 @@ PLATFORMS = ("linux/amd64", "linux/arm64", "linux/amd64,linux/arm64")
 
 @pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])
 def test_combination(copie, nginx_assets, tmp_path, answers):
-    if answers["use_nginx"]:
+    front = front_for(answers)
+    if front.nginx:
         answers = {**answers, **nginx_assets}
     project = render(copie, **answers)
 
@@ -36,7 +38,7 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
         {"requirements.txt"} if answers["dependencies"] == "requirements.txt" else set()
     )
     assert rendered == expected_files(project) | new_project_files
-    assert ("nginx/weather-mcp.conf" in rendered) == answers["use_nginx"]
+    assert ("nginx/weather-mcp.conf" in rendered) == front.nginx
     assert os.access(project / "build-publish.sh", os.X_OK)
 
     linters.hadolint(project / "Dockerfile")
@@ -46,7 +48,7 @@ def test_combination(copie, nginx_assets, tmp_path, answers):
     assert linters.compile_python(project)
     for client_file in (project / "clients").iterdir():
         linters.parse_json(client_file)
-    if answers["use_nginx"]:
+    if front.nginx:
         secrets = swarm_secrets(answers) if answers["orchestrator"] == "swarm" else None
         conf = project / "nginx/weather-mcp.conf"
         assert "test is successful" in linters.nginx_test(conf, tmp_path / "nginx", secrets)
@@ -97,8 +99,6 @@ def check_github_workflow(project, answers):
 def swarm_secrets(answers) -> dict:
     """What deploy-stack.sh hands the stack's nginx as secrets: {name in /run/secrets: source}."""
     secrets = {"fullchain.pem": answers["ssl_certificate"], "privkey.pem": answers["ssl_certificate_key"]}
-    if answers["auth"] == "tokens":
-        secrets["tokens.map"] = answers["tokens_file"]
     return {name: Path(source) for name, source in secrets.items()}
 
 
@@ -175,7 +175,7 @@ def check_consistency(project, answers):
     else:
         assert "secret" not in dockerfile
 
-    if answers["use_nginx"]:
+    if front_for(answers).name == "host-nginx":
         nginx = (project / "nginx/weather-mcp.conf").read_text()
         assert service["ports"] == ["127.0.0.1:8000:8000"]
         assert claude["url"] == f"https://mcp.example.com/weather{endpoint}"
@@ -185,6 +185,9 @@ def check_consistency(project, answers):
     elif answers["orchestrator"] == "kubernetes":
         assert service["ports"] == ["8000:8000"]  # the compose file, for a run on one machine
         assert claude["url"] == f"https://mcp.example.com{endpoint}"
+    elif answers["orchestrator"] == "swarm":
+        assert service["ports"] == ["8000:8000"]  # the compose file, for a run on one machine
+        assert claude["url"] == f"https://mcp.example.com/weather{endpoint}"
     else:
         assert service["ports"] == ["8000:8000"]
         assert claude["url"] == (
@@ -207,7 +210,7 @@ def check_swarm(project, answers):
     stack = yaml.safe_load((project / "docker-stack.yaml").read_text())
     server, nginx = stack["services"]["server"], stack["services"]["nginx"]
     replicas = answers["replicas"]
-    assert server["image"] == "ghcr.io/acme/weather-mcp:${MCP_IMAGE_TAG:-latest}"
+    assert server["image"] == "ghcr.io/acme/weather-mcp:${MCP_IMAGE_TAG:?run ./deploy-stack.sh}"
     assert "ports" not in server  # only the stack's nginx reaches the replicas
     assert server["deploy"]["replicas"] == replicas and server["deploy"]["endpoint_mode"] == "dnsrr"
     update = server["deploy"]["update_config"]
@@ -216,15 +219,21 @@ def check_swarm(project, answers):
     assert server["deploy"]["resources"]["limits"] and server["deploy"]["resources"]["reservations"]
     env = server["environment"]
     assert env["MCP_HOST"] == "0.0.0.0" and env["MCP_TRANSPORT"] == answers["transport"]
-    assert env["MCP_AUTH"] == ("proxy" if answers["auth"] == "tokens" else answers["auth"])
+    assert env["MCP_AUTH"] == answers["auth"]
     assert server["env_file"] == ".env"
+    # The server reads the clients' token hashes from a secret of the stack.
+    assert ("secrets" in server) == (answers["auth"] == "tokens")
+    if answers["auth"] == "tokens":
+        assert server["secrets"] == [{"source": "tokens", "target": "clients.sha256"}]
+        assert env["MCP_TOKENS_FILE"] == "/run/secrets/clients.sha256"
+        assert stack["secrets"]["tokens"]["file"] == "./mcp-tokens/clients.sha256"
     assert [(p["published"], p["target"], p["mode"]) for p in nginx["ports"]] == [
         (443, 443, "host"),  # the answers' defaults
         (80, 80, "host"),
     ]
     assert stack["configs"]["nginx_conf"]["file"] == "./nginx/weather-mcp.conf"
     assert nginx["configs"] == [{"source": "nginx_conf", "target": "/etc/nginx/conf.d/default.conf"}]
-    sources = {name: secret["file"] for name, secret in stack["secrets"].items()}
+    sources = {name: secret["file"] for name, secret in stack["secrets"].items() if name != "tokens"}
     targets = {item["source"]: item["target"] for item in nginx["secrets"]}
     assert {targets[name]: Path(source) for name, source in sources.items()} == swarm_secrets(answers)
     # Every config and secret is named after its content (deploy-stack.sh exports the digests).
@@ -267,15 +276,19 @@ def check_kubernetes(project, answers, public_url):
     env = {item["name"]: item for item in container["env"]}
     assert env["MCP_HOST"]["value"] == "0.0.0.0" and env["MCP_TRANSPORT"]["value"] == answers["transport"]
     assert env["MCP_AUTH"]["value"] == answers["auth"]
-    assert "mcp.example.com" in env["MCP_ALLOWED_HOSTS"]["value"].split(",")
+    assert env["MCP_ALLOWED_HOSTS"]["value"] == "mcp.example.com,mcp.example.com:*"
     # Variables without a default come from a secret, the others are in the manifest.
     assert env["API_KEY"]["valueFrom"]["secretKeyRef"] == {"name": "weather-mcp-env", "key": "API_KEY"}
     assert env["LOG_LEVEL"]["value"] == "info"
+    assert env["REGION"]["valueFrom"]["secretKeyRef"] == {"name": "weather-mcp-env", "key": "REGION", "optional": True}
     mounts = {mount["mountPath"]: mount for mount in container["volumeMounts"]}
     assert ("/app/mcp-tokens" in mounts) == (answers["auth"] == "tokens")
-    assert ("envFrom" in container) == (answers["auth"] == "oauth")
+    assert "envFrom" not in container
     if answers["auth"] == "oauth":
         assert env["MCP_OAUTH_RESOURCE"]["value"] == public_url
+        assert env["MCP_OAUTH_ISSUER"]["value"] == answers["oauth_issuer"]
+        secret = {"name": "weather-mcp-env", "key": "MCP_OAUTH_CLIENT_SECRET", "optional": True}
+        assert env["MCP_OAUTH_CLIENT_SECRET"]["valueFrom"]["secretKeyRef"] == secret
     assert (
         service["spec"]["selector"]
         == deployment["spec"]["selector"]["matchLabels"]
@@ -289,42 +302,43 @@ def check_kubernetes(project, answers, public_url):
 
 
 def check_auth(project, answers, env, claude):
-    """One story per auth answer: who checks credentials, and every file says the same."""
-    auth, nginx = answers["auth"], answers["use_nginx"]
+    """One story per auth answer: the server checks credentials, whatever is in front, and every file says so."""
+    auth, front = answers["auth"], front_for(answers)
     compose = yaml.safe_load((project / "docker-compose.yaml").read_text())["services"]["weather-mcp"]
     deployment_md = (project / "DEPLOYMENT.md").read_text()
-    nginx_conf = (project / "nginx/weather-mcp.conf").read_text() if nginx else ""
+    nginx_conf = (project / "nginx/weather-mcp.conf").read_text() if front.nginx else ""
     clients = {path.name: linters.parse_json(path) for path in (project / "clients").iterdir()}
-    server_checks_tokens = auth == "tokens" and not nginx
 
-    assert env["MCP_AUTH"] == ("proxy" if auth == "tokens" and nginx else auth)
+    # The server checks the credential: the image's own default is the answer, so the image run
+    # any other way checks it too.
+    assert env["MCP_AUTH"] == auth
+    assert f'DEFAULT_MODE = "{auth}"' in (project / "mcp_auth.py").read_text()
     # Static tokens go in a header of every client file; OAuth and none have none to send.
     assert ("headers" in claude) == (auth == "tokens")
     assert ("headers" in clients["cursor.mcp.json"]["mcpServers"]["weather-mcp"]) == (auth == "tokens")
     assert ("Authorization:${AUTH_HEADER}" in json.dumps(clients["claude-desktop.json"])) == (auth == "tokens")
     if auth == "tokens":
         assert claude["headers"]["Authorization"] == "Bearer ${WEATHER_MCP_TOKEN}"
-    # nginx checks static tokens only when it is in front and they are the answer.
-    assert ("map $http_authorization" in nginx_conf) == (auth == "tokens" and nginx)
-    assert ('proxy_set_header Authorization "";' in nginx_conf) == (auth == "tokens" and nginx)
-    assert (project / "nginx/tokens.map.example").exists() == (auth == "tokens" and nginx)
+    # nginx checks nothing and passes Authorization through to the server.
+    directives = [line for line in nginx_conf.splitlines() if not line.lstrip().startswith("#")]
+    assert not [line for line in directives if "authorization" in line.lower()]
+    assert not (project / "nginx/tokens.map.example").exists()
     # The server's own token file: mounted, ignored by git and Docker, documented.
-    assert ("./mcp-tokens:/app/mcp-tokens:ro" in compose.get("volumes", [])) == server_checks_tokens
-    assert ("mcp-tokens/" in (project / ".gitignore").read_text().splitlines()) == server_checks_tokens
-    assert "mcp-tokens" in (project / ".dockerignore").read_text().splitlines()
-    assert ("## Clients and tokens" in deployment_md) == server_checks_tokens
+    assert ("./mcp-tokens:/app/mcp-tokens:ro" in compose.get("volumes", [])) == (auth == "tokens")
+    assert ("mcp-tokens/" in (project / ".gitignore").read_text().splitlines()) == (auth == "tokens")
+    assert "**/mcp-tokens" in (project / ".dockerignore").read_text().splitlines()
+    assert ("## Clients and tokens" in deployment_md) == (auth == "tokens")
     assert ("## OAuth" in deployment_md) == (auth == "oauth")
     assert ("## No authentication" in deployment_md) == (auth == "none")
     if auth == "oauth":
         resource = urlsplit(claude["url"])
         metadata_path = f"/.well-known/oauth-protected-resource{resource.path}"
-        assert env["MCP_OAUTH_RESOURCE"].startswith("${MCP_OAUTH_RESOURCE:?")
+        assert env["MCP_OAUTH_RESOURCE"] == claude["url"] and env["MCP_OAUTH_ISSUER"] == answers["oauth_issuer"]
+        assert env["MCP_OAUTH_SCOPES"] == " ".join(answers["oauth_scopes"])
         example_env = (project / "example.env").read_text()
-        assert f"MCP_OAUTH_RESOURCE={claude['url']}\n" in example_env
-        assert f"MCP_OAUTH_ISSUER={answers['oauth_issuer']}\n" in example_env
-        assert f"MCP_OAUTH_SCOPES={' '.join(answers['oauth_scopes'])}\n" in example_env
+        assert "MCP_OAUTH_AUDIENCE=\n" in example_env and "MCP_OAUTH_ISSUER" not in example_env
         assert f'resource_metadata="{resource.scheme}://{resource.netloc}{metadata_path}"' in deployment_md
-        if nginx:
+        if front.nginx:
             assert f"location = {metadata_path} {{" in nginx_conf
 
 

@@ -176,7 +176,8 @@ def test_applied_twice_nothing_is_lost_or_doubled(tmp_path, gitignore):
     for name, content in before.items():
         if name != ".gitignore":
             assert after[name] == content, f"{name} was changed"
-    expected = (gitignore + "\n" if gitignore and not gitignore.endswith("\n") else gitignore) + "VERSION\n.env\n"
+    ending = "\n" if gitignore and not gitignore.endswith("\n") else ""
+    expected = gitignore + ending + "VERSION\n.env\nmcp-tokens/\n"
     assert (repo / ".gitignore").read_text() == expected
 
 

@@ -8,7 +8,9 @@ file is read again while the server runs. Wrong settings stop the server with a 
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -120,7 +122,7 @@ def test_no_auth_on_all_interfaces_is_loudly_warned(projects, tmp_path):
         assert httpx.get(base + "/healthz").status_code == 200
     assert "WARNING" not in (projects["mcp1-fastmcp"] / "serve.log").read_text()  # 127.0.0.1: only this machine
     started = start_and_wait(projects["mcp1-fastmcp"], MCP_AUTH="none", MCP_HOST="0.0.0.0")
-    assert "WARNING: MCP_AUTH=none: anyone who can reach this server can call every tool" in started
+    assert "WARNING: MCP_AUTH=none: anyone who reaches this server can call every tool" in started
 
 
 def start_and_wait(project: Path, **env: str) -> str:
@@ -141,7 +143,9 @@ def start_and_wait(project: Path, **env: str) -> str:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"MCP_AUTH": "token"}, "Unknown MCP_AUTH 'token': expected one of tokens, oauth, proxy, none"),
+        ({"MCP_AUTH": "token"}, "Unknown MCP_AUTH 'token': expected one of tokens, oauth, none"),
+        # A setting of older releases, when nginx checked the tokens: now nothing is left unchecked.
+        ({"MCP_AUTH": "proxy"}, "MCP_AUTH=proxy is no more: the server checks credentials itself"),
         (
             {"MCP_AUTH": "tokens", "MCP_TOKENS_FILE": "/nonexistent/tokens"},
             "MCP_AUTH=tokens, but there is no tokens file at /nonexistent/tokens",
@@ -168,12 +172,58 @@ def start_and_wait(project: Path, **env: str) -> str:
             "MCP_OAUTH_INTROSPECTION_URL needs MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET",
         ),
     ],
-    ids=["unknown-mode", "no-tokens-file", "http-issuer", "no-resource", "introspection-without-client"],
+    ids=["unknown-mode", "proxy", "no-tokens-file", "http-issuer", "no-resource", "introspection-without-client"],
 )
 def test_wrong_settings_stop_the_server_with_a_message_naming_them(projects, env, message):
     output = start_and_wait(projects["mcp1-fastmcp"], **env)
     assert message in output, output
     assert "Traceback" not in output
+
+
+def test_run_with_no_settings_the_server_refuses_to_start_rather_than_serve_anyone(projects, tmp_path):
+    """The image's own default is the answer (tokens): run as `docker run -p` would, with no setting and
+    no tokens file, it stops with one line saying what to give it."""
+    project = tmp_path / "bare"
+    shutil.copytree(projects["mcp1-fastmcp"], project, ignore=shutil.ignore_patterns("mcp-tokens", "*.log"))
+    output = start_and_wait(project)
+    assert "MCP_AUTH=tokens, but there is no tokens file at" in output and "Traceback" not in output, output
+    assert "Serving" not in output
+
+
+def test_a_tokens_file_made_readable_is_read_at_once(projects, tmp_path):
+    """A tokens file the server's user cannot read refuses every request; once a chmod makes it readable
+    (nothing else about it changes), the next request is checked against it. Run without root's right to
+    read any file (CAP_DAC_OVERRIDE), as the image's user is."""
+    folder = tmp_path / "tokens"
+    folder.mkdir()
+    folder.chmod(0o755)
+    tokens = folder / "clients.sha256"
+    tokens.write_text(f"{hashlib.sha256(b'good-token').hexdigest()}  client\n")
+    tokens.chmod(0o000)
+    script = (
+        "import importlib.util, sys, anyio\n"
+        f"spec = importlib.util.spec_from_file_location('m', {str(projects['mcp1-fastmcp'] / 'mcp_auth.py')!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        f"f = m.TokenFile(m.Path({str(tokens)!r}))\n"
+        "def ok():\n"
+        "    try:\n"
+        "        anyio.run(f.check, 'good-token'); return 'accepted'\n"
+        "    except m.Refused: return 'refused'\n"
+        "print(ok(), flush=True); sys.stdin.readline(); print(ok(), flush=True)\n"
+    )
+    python = str(sdk_python(NEWEST["mcp1-fastmcp"]))
+    child = subprocess.Popen(
+        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", python, "-c", script],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout.readline().strip() == "refused"
+    tokens.chmod(0o644)
+    out, err = child.communicate("go\n", timeout=30)
+    assert out.strip() == "accepted", err
+    assert "cannot read" in err
 
 
 def test_the_token_file_is_read_once_per_change(projects):

@@ -8,8 +8,6 @@ registry can be pulled from on these machines.
 from __future__ import annotations
 
 import json
-import secrets
-import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,14 +17,13 @@ import httpx
 import yaml
 from answer_sets import ENDPOINTS
 from fixture_repos import DATA, apply_template, checkout_fixture, snapshot
+from served_project import add_client
 
 from .certs import TlsCerts
 from .docker_engine import DockerEngine
 from .nginx import Nginx
 from .ports import free_ports
 
-# A token made as DEPLOYMENT.md says: 64 hex digits (openssl rand -hex 32).
-TOKEN = secrets.token_hex(32)
 URL_PREFIX = "tools/weather"
 # What the tests write into .env for the variables the answers declare without a default.
 ENV_VALUES = {"WEATHER_API_KEY": "k-from-dotenv", "API_KEY": "k-from-dotenv"}
@@ -54,7 +51,7 @@ class Deployment:
     compose_project: str = ""
     build_seconds: float = 0.0
     healthy_after: float = 0.0
-    client_token: str = ""  # made by add_client() where the server checks tokens itself
+    client_token: str = ""  # made by add_client() (DEPLOYMENT.md's commands) where the server checks tokens
 
     # --- what the answers made ---------------------------------------------------------
 
@@ -71,14 +68,14 @@ class Deployment:
         return self.answers["image"] + ":latest"
 
     @property
-    def server_checks_tokens(self) -> bool:
-        """Without nginx, the default auth answer has the server check bearer tokens itself."""
-        return self.answers.get("auth", "tokens") == "tokens" and not self.answers["use_nginx"]
+    def checks_tokens(self) -> bool:
+        """The default auth answer: the server checks each client's bearer token, behind nginx or not."""
+        return self.answers.get("auth", "tokens") == "tokens"
 
     @property
-    def direct_headers(self) -> dict[str, str]:
-        """What a client calling the container directly must send: the token when the server checks one."""
-        return {"Authorization": f"Bearer {self.client_token}"} if self.server_checks_tokens else {}
+    def auth_headers(self) -> dict[str, str]:
+        """What a client must send, directly or through nginx: the token when the server checks one."""
+        return {"Authorization": f"Bearer {self.client_token}"} if self.checks_tokens else {}
 
     @property
     def direct_url(self) -> str:
@@ -106,16 +103,13 @@ class Deployment:
     def add_client(self, name: str = "e2e-client") -> str:
         """DEPLOYMENT.md's "Clients and tokens" commands, run as printed (for a client of this name):
         the token they print. The server reads the tokens file they write."""
-        section = (self.repo / "DEPLOYMENT.md").read_text().split("## Clients and tokens", 1)[1]
-        commands = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("claude-code", name)
-        done = subprocess.run(["sh", "-eu"], input=commands, cwd=self.repo, capture_output=True, text=True, check=True)
-        return done.stdout.strip().splitlines()[-1]
+        return add_client(self.repo, name)
 
     def compose_up(self, **values: str) -> None:
         """`cp example.env .env`, fill it in (values win), `docker-compose up -d` with the rendered compose file.
 
         Where the server checks tokens, a client's token is made first, as DEPLOYMENT.md says."""
-        if self.server_checks_tokens and not self.client_token:
+        if self.checks_tokens and not self.client_token:
             self.client_token = self.add_client()
         filled = {**ENV_VALUES, **values}
         lines = []
@@ -190,16 +184,13 @@ def port_answers(nginx: bool) -> dict:
     return {"port": port, "https_port": https_port, "http_port": http_port} if nginx else {"port": port}
 
 
-def nginx_answers(workdir: Path, tls: TlsCerts) -> dict:
-    """nginx with the test certificate and a tokens file holding TOKEN (its ports: port_answers)."""
-    tokens = workdir / "tokens.map"
-    tokens.write_text(f'"~^Bearer {TOKEN}$" 1;\n')
+def nginx_answers(tls: TlsCerts) -> dict:
+    """nginx with the test certificate (its ports: port_answers)."""
     return {
         "public_host": "localhost",
         "url_prefix": URL_PREFIX,
         "ssl_certificate": str(tls.cert_chain),
         "ssl_certificate_key": str(tls.private_key),
-        "tokens_file": str(tokens),
     }
 
 
@@ -224,7 +215,7 @@ def deploy(combination: Combination, workdir: Path, engine: DockerEngine, tls: T
         "use_nginx": combination.nginx,
     }
     if combination.nginx:
-        answers |= nginx_answers(workdir, tls)
+        answers |= nginx_answers(tls)
     apply_template(repo, **answers)
     recorded = yaml.safe_load((repo / ".copier-answers.mcp-docker.yml").read_text())
     return Deployment(combination, repo, {**recorded, **answers}, engine, before)

@@ -9,7 +9,6 @@ ports in ``host`` mode), which is also why it runs on any Swarm.
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import time
 import uuid
@@ -20,6 +19,7 @@ from pathlib import Path
 import httpx
 from fixture_repos import DATA, apply_template, checkout_fixture
 from mcp_probe import list_and_call, raw_tools_call
+from served_project import add_client
 
 from .certs import TlsCerts
 from .deployment import ENV_VALUES
@@ -130,15 +130,6 @@ class Stack:
         return out + err
 
 
-def documented_token_commands(repo: Path) -> str:
-    """The token lines of DEPLOYMENT.md's "nginx and HTTPS" block, as printed (sudo aside: the tests run as root)."""
-    section = (repo / "DEPLOYMENT.md").read_text().split("## nginx and HTTPS", 1)[1]
-    block = section.split("```sh\n", 1)[1].split("```", 1)[0]
-    lines = [line for line in block.splitlines() if "tokens" in line and "Bearer" in line or "install -D" in line]
-    assert len(lines) == 2, block
-    return "\n".join(line.replace("sudo ", "") for line in lines) + "\n"
-
-
 @contextmanager
 def deployed_stack(
     engine: DockerEngine,
@@ -149,16 +140,15 @@ def deployed_stack(
     cpus=None,
     transport: str = "streamable-http",
 ):
-    """The fixture repository with the template applied for Swarm (tokens checked by the stack's
-    nginx with TLS), published to the registry by build-publish.sh and deployed by deploy-stack.sh,
-    healthy: yields (Stack, URL, a client's token made with DEPLOYMENT.md's commands).
+    """The fixture repository with the template applied for Swarm (behind the stack's nginx with TLS, the
+    replicas checking the clients' tokens), published to the registry by build-publish.sh and deployed
+    by deploy-stack.sh, healthy: yields (Stack, URL, a client's token made with DEPLOYMENT.md's commands).
 
     cpus: a CPU limit per replica written into docker-stack.yaml (the benchmarks' setting)."""
     ensure_nginx_image(engine)
     repo = checkout_fixture(FIXTURE, workdir / "repo")
     https_port, http_port = free_ports(2)
     name = f"e2e-swarm-{uuid.uuid4().hex[:6]}"
-    tokens_file = workdir / "nginx-tokens" / f"{name}.map"
     answers = {
         **DATA.get(FIXTURE, {}),
         "orchestrator": "swarm",
@@ -171,15 +161,12 @@ def deployed_stack(
         "http_port": http_port,
         "ssl_certificate": str(tls.cert_chain),
         "ssl_certificate_key": str(tls.private_key),
-        "tokens_file": str(tokens_file),
     }
     apply_template(repo, **answers)
     if cpus is not None:
         stack_file = repo / "docker-stack.yaml"
         stack_file.write_text(stack_file.read_text().replace('cpus: "1"', f'cpus: "{cpus}"', 1))
-    commands = documented_token_commands(repo)
-    subprocess.run(["sh", "-eu"], input=commands, cwd=repo, check=True, capture_output=True, text=True)
-    token = re.search(r"Bearer ([0-9a-f]{64})\$", tokens_file.read_text())[1]
+    token = add_client(repo, "swarm-client")
     lines = []
     for line in (repo / "example.env").read_text().splitlines():
         variable = line.split("=", 1)[0]

@@ -19,7 +19,7 @@ from answer_sets import covering_combinations
 from fixture_repos import FIXTURES, apply_template
 from mcp_probe import list_and_call
 
-from .deployment import TOKEN, Deployment, nginx_answers, port_answers, unique_image
+from .deployment import Deployment, nginx_answers, port_answers, unique_image
 
 COVERING = list(covering_combinations())
 LOCK_FILES = {"pyproject.toml": [], "uv.lock": ["uv.lock"], "poetry.lock": ["poetry.lock"]}
@@ -57,7 +57,7 @@ def test_combination_serves(
     repo = tmp_path / "repo"
     new_project(repo, answers)
     if answers["use_nginx"]:
-        answers |= nginx_answers(tmp_path, tls_certs)
+        answers |= nginx_answers(tls_certs)
     if answers["private_deps"]:
         answers["private_deps_host"] = private_git.host
     apply_template(repo, **answers)
@@ -71,10 +71,10 @@ def test_combination_serves(
             deployment.build(docker_build_flags)
         deployment.compose_up()
         deployment.wait_serving()
-        kwargs = {"headers": deployment.direct_headers}
+        kwargs = {"headers": deployment.auth_headers}
         if answers["use_nginx"]:
             deployment.start_nginx(tmp_path / "nginx")
-            kwargs = {"headers": {"Authorization": f"Bearer {TOKEN}"}, "verify": tls_certs.ssl_context()}
+            kwargs["verify"] = tls_certs.ssl_context()
         tools, text = list_and_call(deployment.url, answers["transport"], **kwargs)
         assert "add" in tools and text == "5"
         docker = docker_engine.docker

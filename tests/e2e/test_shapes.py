@@ -16,7 +16,7 @@ from fixture_repos import CONTRACT_TOOLS, apply_template, checkout_fixture
 from mcp_probe import list_and_call, mcp_session
 from plumbum import ProcessExecutionError
 
-from .deployment import TOKEN, Combination, deploy, unique_image
+from .deployment import Combination, deploy, unique_image
 from .ports import free_port
 
 SHAPES = ["time_shaped", "git_shaped", "fastmcp3_typer", "mcp2_module_main"]
@@ -31,7 +31,7 @@ def test_shape_is_served_through_nginx(fixture, tmp_path, docker_engine, docker_
         deployment.compose_up(**({"MCP_SERVER_ARGS": "--units imperial"} if fixture == "time_shaped" else {}))
         deployment.wait_health("healthy")
         deployment.start_nginx(tmp_path / "nginx")
-        auth = {"headers": {"Authorization": f"Bearer {TOKEN}"}, "verify": tls_certs.ssl_context()}
+        auth = {"headers": deployment.auth_headers, "verify": tls_certs.ssl_context()}
         tools, text = list_and_call(deployment.proxied_url, "streamable-http", "get_forecast", {"city": "Oslo"}, **auth)
         assert CONTRACT_TOOLS <= set(tools) and text == "Sunny in Oslo"
         assert list_and_call(deployment.proxied_url, "streamable-http", "lifespan_entries", {}, **auth)[1] == "1"

@@ -52,8 +52,8 @@ def session_options(token, tls_certs) -> dict:
 
 
 def calls_per_replica(deployed: Stack) -> dict[str, int]:
-    """How many tools/call-carrying POSTs each running replica's access log shows."""
-    # uvicorn's access log; the path is the public one (the prefix is given back to the app).
+    """How many tools/call-carrying POSTs each running replica answered, by its access log (mcp_serve.py
+    writes it, in uvicorn's format whatever uvicorn's version; the path is the public one)."""
     line = re.compile(r'"POST /tools/weather/mcp HTTP/1\.1" 200')
     return {container: len(line.findall(deployed.logs(container))) for container in deployed.containers()}
 
@@ -180,7 +180,8 @@ def test_the_stack_checks_tokens_and_passes_check_deployment(stack, tls_certs):
     from mcp_probe import raw_tools_call
 
     assert raw_tools_call(url, verify=str(tls_certs.ca_bundle)).status_code == 401
-    assert raw_tools_call(url, f"Bearer {token[:-1]}0", verify=str(tls_certs.ca_bundle)).status_code == 401
+    changed = token[:-1] + ("1" if token.endswith("0") else "0")  # one digit other than the token's
+    assert raw_tools_call(url, f"Bearer {changed}", verify=str(tls_certs.ca_bundle)).status_code == 401
     command = [sys.executable, "check_deployment.py", url, "--token", token, "--tool", "add", "--arguments"]
     done = subprocess.run(
         [*command, '{"a": 2, "b": 3}'],
