@@ -10,7 +10,7 @@ from copier_template_extensions import ContextHook
 from jinja2.ext import Extension
 
 from . import answers, dockerignore
-from .deployment import Deployment, NotApplicable, front_asks
+from .deployment import Deployment, NotApplicable, front_asks, image_basename
 from .detect import detect
 from .python_source import import_block
 
@@ -37,7 +37,6 @@ VALIDATORS = (
     "replicas_error",
 )
 HELPERS = (
-    "image_basename",
     "default_image_name",
     "default_server",
     "new_server_file",
@@ -75,6 +74,7 @@ class AnswerFilters(Extension):
         environment.filters["python_tuple"] = python_tuple
         environment.filters["python_constant"] = python_constant
         environment.filters["front_asks"] = front_asks
+        environment.filters["image_basename"] = image_basename
         environment.globals["dockerignore_sections"] = dockerignore.SECTIONS
 
 
