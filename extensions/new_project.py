@@ -19,7 +19,8 @@ import yaml
 TEMPLATE_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(TEMPLATE_ROOT))
 
-from extensions.answers import image_basename, new_server_file  # noqa: E402
+from extensions.answers import new_server_file  # noqa: E402
+from extensions.deployment import image_basename  # noqa: E402
 from extensions.generations import GENERATIONS  # noqa: E402
 
 EXAMPLES = TEMPLATE_ROOT / "template" / "_partials" / "examples"
