@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyword
 import re
+import sys
 import unicodedata
 import urllib.parse
 from pathlib import Path, PurePosixPath
@@ -21,10 +22,16 @@ from .generations import version_tuple as parse_version
 
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 
-# Module names the server must not take: importing it would shadow these, or ours.
+# Module names the server must not take: importing it would shadow these modules, which the
+# wiring imports (or the template's own files), as Python's standard library modules would be.
 RESERVED_MODULES = frozenset(
-    {"mcp", "fastmcp", "mcp_serve", "healthcheck", "sdk_check", "uvicorn", "starlette", "anyio", "pydantic"}
+    {
+        *("mcp", "fastmcp", "uvicorn", "starlette", "anyio", "pydantic", "jwt", "httpx", "sse_starlette"),
+        *("mcp_serve", "mcp_auth", "healthcheck", "sdk_check", "check_deployment"),
+    }
 )
+# Newer than some Python that runs Copier, in the image's Python (3.14).
+NEWER_STDLIB_MODULES = frozenset({"annotationlib", "compression"})
 
 # Whole answers are compared with fullmatch: a `$` would also match before a trailing newline.
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -101,7 +108,8 @@ def parse_server(value: str) -> tuple[str, str]:
     return location, attribute
 
 
-def server_error(value: Any) -> str:
+def server_error(value: Any, new_project: bool = False) -> str:
+    """new_project: nothing to serve exists yet, and the answer names where the example server goes."""
     what = (
         "MODULE:NAME as Python tools name an app, e.g. server:mcp, my_pkg.server:create_server, "
         "src/weather/server.py:app, or a package run as `python -m`, e.g. my_pkg"
@@ -109,6 +117,10 @@ def server_error(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         return f"server: expected {what}"
     location, attribute = parse_server(value)
+    if not value.isascii():
+        # Python reads names in NFKC: a full-width "ｍcp" is the module mcp, and Docker's COPY
+        # and the file system do not agree with it on such a name.
+        return f"server: {value!r} has characters other than ASCII; expected {what}"
     if attribute.endswith("()"):
         return f"server: {value!r}: name the function without (); a function is called to get or run the server"
     if attribute and not all(part.isidentifier() and not keyword.iskeyword(part) for part in attribute.split(".")):
@@ -124,8 +136,19 @@ def server_error(value: Any) -> str:
         module_names = location.split(".")
         if not all(name.isidentifier() and not keyword.iskeyword(name) for name in module_names):
             return f"server: {location!r} is not an importable module path; expected {what}"
-    if module_names[0] in RESERVED_MODULES:
-        return f"server: a module named {module_names[0]!r} would shadow the {module_names[0]!r} module; rename it"
+    top = module_names[0]
+    if top in RESERVED_MODULES:
+        return f"server: a module named {top!r} would shadow the {top!r} module the wiring imports; rename it"
+    if top in sys.stdlib_module_names or top in NEWER_STDLIB_MODULES:
+        return (
+            f"server: a module named {top!r} would shadow Python's own {top!r} module (and break what imports"
+            " it); rename it"
+        )
+    if new_project and not attribute:
+        return (
+            f"server: {value!r} names a module to run, but this folder has no server yet: a new project's example"
+            " server needs MODULE:NAME, e.g. server:mcp"
+        )
     return ""
 
 
@@ -161,7 +184,13 @@ def server_code_paths(server: str) -> list[str]:
     return [f"{top}.py", top, f"src/{top}.py", f"src/{top}"]
 
 
-def source_paths_error(value: Any, server: Any = None) -> str:
+def _project_root(detected: Any) -> Path | None:
+    """The destination folder, where `detected` (detect.py) says which one it is."""
+    root = detected.get("root") if isinstance(detected, dict) else None
+    return Path(root) if root else None
+
+
+def source_paths_error(value: Any, server: Any = None, detected: Any = None) -> str:
     if not isinstance(value, list) or not value:
         return "source_paths: expected a YAML list of relative paths, with the server's code, e.g. [server.py, tools/]"
     seen: set[str] = set()
@@ -181,6 +210,12 @@ def source_paths_error(value: Any, server: Any = None) -> str:
                 f"source_paths: none of them holds the server's code (question server: {server}), so the image"
                 f" would not have it; add {default_source_paths(server)[0]}"
             )
+    if root := _project_root(detected):
+        # What the build copies must be there; a new project's example server is written after the questions.
+        example = new_server_file(server) if isinstance(server, str) and not detected.get("found_server") else ""
+        for path in sorted(seen):
+            if not (root / path).exists() and not (example and (example == path or example.startswith(path + "/"))):
+                return f"source_paths: {path!r} is not in this project, so the image build would fail; expected what is"
     return ""
 
 
@@ -214,9 +249,36 @@ def python_version_error(value: Any) -> str:
     return ""
 
 
-def dockerfile_error(value: Any) -> str:
+def dockerfile_error(value: Any, detected: Any = None) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"Dockerfile(?:\.[A-Za-z0-9_-]+)?", value):
         return f"dockerfile: {value!r}: expected Dockerfile, or Dockerfile.NAME next to a Dockerfile of yours"
+    users = detected.get("dockerfile", "Dockerfile") if isinstance(detected, dict) else "Dockerfile"
+    if value == "Dockerfile" and users != "Dockerfile":
+        # The copy keeps the user's Dockerfile: the image built would be theirs, and never run the wiring.
+        return (
+            f"dockerfile: this project has a Dockerfile of its own, which the template leaves alone; expected"
+            f" another name, e.g. {detected['dockerfile']}"
+        )
+    return ""
+
+
+def dependencies_error(value: Any, detected: Any = None) -> str:
+    """The dependency file the answer names is in the project (a new one gets a requirements.txt)."""
+    root = _project_root(detected)
+    if root is None or not isinstance(value, str):
+        return ""
+    needed = {"requirements.txt": [], "pyproject.toml": ["pyproject.toml"]}.get(value, ["pyproject.toml", value])
+    if value == "requirements.txt" and (root / "pyproject.toml").is_file() and not (root / value).is_file():
+        return (
+            "dependencies: this project has no requirements.txt but a pyproject.toml; expected pyproject.toml"
+            " (or uv.lock, poetry.lock: the lock the project keeps)"
+        )
+    missing = [name for name in needed if not (root / name).is_file()]
+    if missing:
+        return (
+            f"dependencies: {value} needs {' and '.join(missing)}, which this project does not have; expected the"
+            " file it keeps its dependencies in (a new project: requirements.txt, which is made for it)"
+        )
     return ""
 
 
@@ -274,6 +336,9 @@ def image_error(value: Any) -> str:
         registry, *path = path
         if not _REGISTRY_HOST.fullmatch(registry) or not path:
             return f"image: {value!r} does not name a repository on {registry}; expected {what}"
+        port = registry.partition(":")[2]
+        if port and not 1 <= int(port) <= 65535:
+            return f"image: the registry's port {port} is not a port (1 to 65535); expected {what}"
     if ":" in path[-1]:
         return f"image: {value!r} has a tag; build-publish.sh adds the tags, so expected {what}"
     for component in path:
@@ -288,7 +353,7 @@ def image_error(value: Any) -> str:
     return ""
 
 
-def hostname_error(value: Any, question: str, allow_port: bool = False) -> str:
+def hostname_error(value: Any, question: str, allow_port: bool = False, allow_address: bool = True) -> str:
     port_words = "with an optional :port" if allow_port else "no port"
     what = f"a host name such as mcp.example.com (no scheme, no path, {port_words})"
     if not isinstance(value, str) or not value:
@@ -300,6 +365,9 @@ def hostname_error(value: Any, question: str, allow_port: bool = False) -> str:
         return port_error(int(port), question)
     if len(host) > 253 or not all(_HOSTNAME_LABEL.fullmatch(label) for label in host.split(".")):
         return f"{question}: {value!r} is not a valid lowercase host name; expected {what}"
+    if not allow_address and re.fullmatch(r"[0-9.]+", host):
+        # A Kubernetes Ingress rule's host must be a DNS name (the API refuses an address).
+        return f"{question}: {value!r} is an IP address; an Ingress needs a DNS name; expected {what}"
     return ""
 
 

@@ -130,6 +130,11 @@ class Detected:
     # A Renovate configuration of the repository's own under another name than renovate.json
     # (Renovate reads only the first it finds, so a second one would silently replace it).
     renovate_config: str = ""
+    # The folder read (for the validators that check an answer against what is there), and
+    # whether it already holds a project (a server or a dependency file): a new one gets an
+    # example server and a requirements.txt.
+    root: str = ""
+    existing_project: bool = False
 
     def summary(self) -> str:
         return "; ".join(self.notes) if self.notes else "no MCP server found (a new project)"
@@ -323,6 +328,10 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
 # --- the project's metadata -------------------------------------------------------------------
 
 
+# The files the `dependencies` answer may name, and what each needs next to it.
+DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock")
+
+
 def dependency_source(root: Path, pyproject: dict) -> str:
     project_dependencies = "dependencies" in pyproject.get("project", {})
     if (root / "pyproject.toml").is_file():
@@ -449,9 +458,11 @@ def _rank(candidate: Candidate, scripts: set[str]) -> tuple[int, int]:
 def detect(root: Path | str, first_copy: bool = True) -> Detected:
     """Defaults for the questionnaire from the repository at root."""
     root = Path(root)
-    result = Detected()
+    # A folder that is not there yet is a new project: answers are checked against it as it is.
+    result = Detected(root=str(root.resolve()))
     if not root.is_dir():
         return result
+    result.existing_project = any((root / name).is_file() for name in DEPENDENCY_FILES)
     result.renovate_config = renovate_config(root)
     pyproject = read_toml(root / "pyproject.toml")
     result.dependencies = dependency_source(root, pyproject)
@@ -468,7 +479,7 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     scripts = {str(v) for v in pyproject.get("project", {}).get("scripts", {}).values()}
     candidates.sort(key=lambda c: _rank(c, scripts))
     best = candidates[0]
-    result.found_server = True
+    result.found_server = result.existing_project = True
     result.sdk = best.generation
     result.server = best.spec
     if best.kind == "runner":

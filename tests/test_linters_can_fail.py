@@ -5,6 +5,7 @@ from __future__ import annotations
 import jsonschema
 import linters
 import pytest
+import yaml
 from plumbum import ProcessExecutionError
 
 
@@ -30,6 +31,29 @@ def test_compose_schema_rejects_a_bad_compose_file(tmp_path):
     (tmp_path / "c.yaml").write_text("services:\n  a:\n    image: x\n    restart: sometimes\n    portz: []\n")
     with pytest.raises(jsonschema.ValidationError):
         linters.compose_schema(tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize("reader", [linters.compose_schema, linters.load_yaml, linters.kubernetes])
+def test_a_key_given_twice_is_refused(tmp_path, reader):
+    """PyYAML's own loader keeps the last of two equal keys: an answer could switch a setting off
+    that way (MCP_AUTH twice), and neither compose nor a reader of the file would see it."""
+    (tmp_path / "c.yaml").write_text(
+        "services:\n  a:\n    image: x\n    environment:\n      MCP_AUTH: tokens\n      MCP_AUTH: none\n"
+    )
+    with pytest.raises(yaml.constructor.ConstructorError, match="'MCP_AUTH' is given twice"):
+        reader(tmp_path / "c.yaml")
+
+
+def test_a_passed_check_is_remembered_by_content_and_a_failure_never(tmp_path):
+    (tmp_path / "s.sh").write_text("#!/bin/sh\nrm -rf $1/*\n")
+    for _ in range(2):  # refused again: a failure is not remembered
+        with pytest.raises(ProcessExecutionError, match="SC2086"):
+            linters.shellcheck(tmp_path / "s.sh")
+    (tmp_path / "s.sh").write_text(f'#!/bin/sh\n# {tmp_path}\nrm -rf "${{1:?}}"/*\n')
+    linters.shellcheck(tmp_path / "s.sh")
+    (tmp_path / "s.sh").write_text(f"#!/bin/sh\n# {tmp_path}\nrm -rf $1/*\n")  # another content: checked anew
+    with pytest.raises(ProcessExecutionError, match="SC2086"):
+        linters.shellcheck(tmp_path / "s.sh")
 
 
 def test_nginx_rejects_a_bad_server_block(tmp_path):

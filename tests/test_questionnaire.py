@@ -1,4 +1,8 @@
-"""The questionnaire refuses answers that cannot work, with a message naming the question."""
+"""The questionnaire refuses answers that cannot work, with a message naming the question.
+
+Each answer is judged by copier.yml's own checks without Copier (tests/questionnaire.py): seconds
+for all of them. A few go through Copier as a user gives them, to show the checks are the ones it runs.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import render, render_error
+from questionnaire import VALID, problems
 
 from extensions import answers
 from extensions.deployment import Deployment
@@ -20,6 +25,13 @@ BAD_ANSWERS = [
     ("server", "server:class", "server: 'class' is not a Python name"),
     ("server", "mcp:app", "would shadow the 'mcp' module"),
     ("server", "fastmcp.server:app", "would shadow the 'fastmcp' module"),
+    # Modules the wiring imports, and Python's own: the server would replace them for everything.
+    ("server", "jwt:mcp", "would shadow the 'jwt' module the wiring imports"),
+    ("server", "mcp_auth:mcp", "would shadow the 'mcp_auth' module"),
+    ("server", "json:mcp", "would shadow Python's own 'json' module"),
+    ("server", "logging.handlers:mcp", "would shadow Python's own 'logging' module"),
+    ("server", "os:system", "would shadow Python's own 'os' module"),
+    ("server", "\uff4dcp:app", "has characters other than ASCII"),  # a full-width m: Python reads it as mcp
     ("server", "/srv/app/server.py:mcp", "server: '/srv/app/server.py' is absolute"),
     ("server", "../server.py:mcp", "leaves the project"),
     ("server", "src/server.py", "names a file but no object"),
@@ -48,6 +60,7 @@ BAD_ANSWERS = [
     ("dockerfile", "Dockerfile.a b", "expected Dockerfile"),
     ("image", "ghcr.io/Acme/App", "image: 'ghcr.io/Acme/App' has uppercase letters"),
     ("image", "ghcr.io/acme/app:1.0", "has a tag"),
+    ("image", "ghcr.io:99999/acme/app", "image: the registry's port 99999 is not a port"),
     ("image", "ghcr.io/acme/app@sha256:abc", "has a digest"),
     ("image", "ghcr.io/acme/-app", "not a valid path component"),
     ("image", "ghcr.io", "image: 'ghcr.io' names only a registry"),
@@ -128,10 +141,103 @@ NEEDS = {
 
 
 @pytest.mark.parametrize(("question", "bad", "message"), BAD_ANSWERS, ids=[f"{q}={b!r}" for q, b, _ in BAD_ANSWERS])
-def test_bad_answer_is_refused_with_its_message(copie, question, bad, message):
+def test_bad_answer_is_refused_with_its_message(question, bad, message):
+    found = problems({**VALID, **NEEDS.get(question, {}), question: bad})
+    assert [problem for problem in found if problem.startswith(f"{question}:") and message in problem], found
+
+
+@pytest.mark.parametrize(
+    ("question", "bad", "message"),
+    [BAD_ANSWERS[1], ("port", 0, "port: 0 is not a port"), ("env_vars", ["MCP_AUTH=none"], "MCP_AUTH is set or read")],
+    ids=["server", "port", "env_vars"],
+)
+def test_copier_refuses_a_bad_answer_with_the_same_message(copie, question, bad, message):
+    """The same checks, as Copier runs them for a user's answer."""
     error = render_error(copie, **NEEDS.get(question, {}), **{question: bad})
-    assert f"question '{question}'" in error
-    assert message in error
+    assert f"question '{question}'" in error and message in error
+
+
+def test_an_ingress_host_must_be_a_name():
+    """An Ingress rule's host is a DNS name: the Kubernetes API refuses an address there (nginx takes one)."""
+    answers = {**VALID, "orchestrator": "kubernetes", "public_host": "10.0.0.5"}
+    refused = "public_host: '10.0.0.5' is an IP address; an Ingress needs a DNS name"
+    assert [problem for problem in problems(answers) if problem.startswith(refused)]
+    assert problems({**answers, "orchestrator": "compose"}) == []
+
+
+def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
+    """What the image is built from must be in the project: the dependency file, the paths it copies,
+    a Dockerfile of the template's own; a new project's example server is written after the questions."""
+    existing = {"found_server": True, "existing_project": True, "root": str(tmp_path), "dockerfile": "Dockerfile.mcp"}
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'w'\n")
+    (tmp_path / "server.py").write_text("")
+    (tmp_path / "Dockerfile").write_text("FROM python:3.13-slim\n")
+    answers = {**VALID, "source_paths": ["server.py"], "dependencies": "pyproject.toml", "dockerfile": "Dockerfile.mcp"}
+    assert problems(answers, existing) == []
+    assert problems({**answers, "dependencies": "uv.lock"}, existing) == [
+        "dependencies: uv.lock needs uv.lock, which this project does not have; expected the file it keeps its"
+        " dependencies in (a new project: requirements.txt, which is made for it)"
+    ]
+    assert problems({**answers, "dependencies": "requirements.txt"}, existing)[0].startswith(
+        "dependencies: this project has no requirements.txt but a pyproject.toml"
+    )
+    assert problems({**answers, "source_paths": ["server.py", "tools/"]}, existing) == [
+        "source_paths: 'tools' is not in this project, so the image build would fail; expected what is"
+    ]
+    # The user's own Dockerfile is left alone: the template's cannot take its name.
+    assert problems({**answers, "dockerfile": "Dockerfile"}, existing)[0].startswith(
+        "dockerfile: this project has a Dockerfile of its own"
+    )
+    # A new project: requirements.txt is made for it, and its example server goes where `server` says.
+    new = {"found_server": False, "existing_project": False, "root": str(tmp_path / "new"), "dockerfile": "Dockerfile"}
+    fresh = {**VALID, "server": "weather.server:mcp", "source_paths": ["weather"], "dependencies": "requirements.txt"}
+    assert problems(fresh, new) == []
+    assert (
+        "server: 'weather' names a module to run, but this folder has no server yet: a new project's example"
+        " server needs MODULE:NAME, e.g. server:mcp"
+    ) in problems({**fresh, "server": "weather"}, new)
+    assert problems({**fresh, "dependencies": "pyproject.toml"}, new)[0].startswith(
+        "dependencies: pyproject.toml needs pyproject.toml"
+    )
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"orchestrator": "kubernetes", "use_nginx": "true"}, "use_nginx: does not apply with orchestrator=kubernetes"),
+        ({"orchestrator": "swarm", "use_nginx": "false"}, "use_nginx: does not apply with orchestrator=swarm"),
+        ({"use_nginx": "maybe"}, "use_nginx: 'maybe' is not true or false"),
+        ({"auth": "tokens", "oauth_issuer": "https://evil.example/"}, "oauth_issuer: does not apply with auth=tokens"),
+        (
+            {"use_nginx": "false", "url_prefix": "x"},
+            "url_prefix: does not apply with orchestrator=compose, use_nginx=False",
+        ),
+        ({"orchestrator": "compose", "replicas": "3"}, "replicas: does not apply with orchestrator=compose"),
+    ],
+    ids=[
+        "nginx-on-kubernetes",
+        "no-nginx-on-swarm",
+        "maybe",
+        "issuer-without-oauth",
+        "prefix-without-nginx",
+        "replicas",
+    ],
+)
+def test_an_answer_to_a_question_that_does_not_apply_is_refused(tmp_path, data, message):
+    """Copier would keep an answer given with --data to a question its when: hides, and the files would
+    half-use it (nginx's MCP_AUTH behind an Ingress); it is refused before anything is written."""
+    destination = tmp_path / "project"
+    options = [argument for name, value in data.items() for argument in ("--data", f"{name}={value}")]
+    result = subprocess.run(
+        [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref=HEAD", *options]
+        + [str(Path(__file__).resolve().parent.parent), str(destination)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode != 0 and "Traceback" not in result.stderr, result.stderr
+    assert message in result.stderr, result.stderr
+    assert not destination.exists() or not any(destination.iterdir())
 
 
 def test_sse_replicas_on_swarm_are_refused(copie):
@@ -190,8 +296,11 @@ GOOD_ANSWERS = [
 
 
 @pytest.mark.parametrize(("question", "good"), GOOD_ANSWERS, ids=[f"{q}={g!r}" for q, g in GOOD_ANSWERS])
-def test_good_answer_is_accepted(copie, question, good):
-    render(copie, **NEEDS.get(question, {}), **{question: good})
+def test_good_answer_is_accepted(question, good):
+    given = {**VALID, **NEEDS.get(question, {}), question: good}
+    if question == "server":  # what Copier then offers as source_paths: the server's module or package
+        given["source_paths"] = answers.default_source_paths(good)
+    assert problems(given) == []
 
 
 def test_the_github_workflow_is_on_by_default_only_for_ghcr(copie):

@@ -14,7 +14,7 @@ import linters
 import pytest
 import yaml
 from answer_sets import TRANSPORTS, combinations, expected_files
-from conftest import render
+from conftest import render, render_new_project
 
 from extensions.deployment import front_for
 from extensions.generations import GENERATIONS
@@ -27,17 +27,17 @@ PLATFORMS = ("linux/amd64", "linux/arm64", "linux/amd64,linux/arm64")
 
 
 @pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])
-def test_combination(copie, nginx_assets, tmp_path, answers):
+def test_combination(template_copy, nginx_assets, tmp_path, answers):
     front = front_for(answers)
     if front.nginx:
         answers = {**answers, **nginx_assets}
-    project = render(copie, **answers)
+    project, made = render_new_project(template_copy, tmp_path / "project", **answers)
 
     rendered = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
     new_project_files = {"server.py"} | (
         {"requirements.txt"} if answers["dependencies"] == "requirements.txt" else set()
     )
-    assert rendered == expected_files(project) | new_project_files
+    assert rendered == expected_files(project) | new_project_files | set(made)
     assert ("nginx/weather-mcp.conf" in rendered) == front.nginx
     assert os.access(project / "build-publish.sh", os.X_OK)
 
@@ -114,7 +114,7 @@ def check_consistency(project, answers):
     """The files agree with each other and with the answers."""
     generation = GENERATIONS[answers["sdk"]]
     dockerfile = (project / "Dockerfile").read_text()
-    compose = yaml.safe_load((project / "docker-compose.yaml").read_text())
+    compose = linters.load_yaml(project / "docker-compose.yaml")
     service = compose["services"]["weather-mcp"]
     env = service["environment"]
     claude = linters.parse_json(project / "clients/claude-code.mcp.json")["mcpServers"]["weather-mcp"]
@@ -207,7 +207,7 @@ def check_swarm(project, answers):
     linters.compose_schema(project / "docker-stack.yaml")
     assert os.access(project / "deploy-stack.sh", os.X_OK)
     linters.shellcheck(project / "deploy-stack.sh")
-    stack = yaml.safe_load((project / "docker-stack.yaml").read_text())
+    stack = linters.load_yaml(project / "docker-stack.yaml")
     server, nginx = stack["services"]["server"], stack["services"]["nginx"]
     replicas = answers["replicas"]
     assert server["image"] == "ghcr.io/acme/weather-mcp:${MCP_IMAGE_TAG:?run ./deploy-stack.sh}"
@@ -304,7 +304,7 @@ def check_kubernetes(project, answers, public_url):
 def check_auth(project, answers, env, claude):
     """One story per auth answer: the server checks credentials, whatever is in front, and every file says so."""
     auth, front = answers["auth"], front_for(answers)
-    compose = yaml.safe_load((project / "docker-compose.yaml").read_text())["services"]["weather-mcp"]
+    compose = linters.load_yaml(project / "docker-compose.yaml")["services"]["weather-mcp"]
     deployment_md = (project / "DEPLOYMENT.md").read_text()
     nginx_conf = (project / "nginx/weather-mcp.conf").read_text() if front.nginx else ""
     clients = {path.name: linters.parse_json(path) for path in (project / "clients").iterdir()}

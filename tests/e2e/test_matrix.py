@@ -12,34 +12,14 @@ test_deployments.py.
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 from answer_sets import covering_combinations
-from fixture_repos import FIXTURES, apply_template
+from fixture_repos import apply_template, prepare_new_project
 from mcp_probe import list_and_call
 
 from .deployment import Deployment, nginx_answers, port_answers, unique_image
 
 COVERING = list(covering_combinations())
-LOCK_FILES = {"pyproject.toml": [], "uv.lock": ["uv.lock"], "poetry.lock": ["poetry.lock"]}
-
-
-def new_project(repo, answers) -> None:
-    """An empty folder, with the dependency files its answers name and the paths they copy."""
-    repo.mkdir()
-    source = FIXTURES / "new_project_locks" / answers["sdk"]
-    if answers["dependencies"] in LOCK_FILES:
-        for name in ["pyproject.toml", *LOCK_FILES[answers["dependencies"]]]:
-            shutil.copy(source / name, repo / name)
-    for path in answers["source_paths"]:
-        if path.endswith("/"):
-            (repo / path / "helper.py").parent.mkdir(parents=True)
-            (repo / path / "helper.py").write_text("HELPER = 1\n")
-        elif path != "server.py":
-            (repo / path).write_text("FORMAT = 1\n")
-
-
 def add_private_requirement(repo, answers, requirement: str) -> None:
     if answers["dependencies"] == "requirements.txt":
         with (repo / "requirements.txt").open("a") as requirements:
@@ -55,7 +35,7 @@ def test_combination_serves(
 ):
     answers = {**answers, "image": unique_image("matrix"), **port_answers(answers["use_nginx"])}
     repo = tmp_path / "repo"
-    new_project(repo, answers)
+    prepare_new_project(repo, answers)
     if answers["use_nginx"]:
         answers |= nginx_answers(tls_certs)
     if answers["private_deps"]:
