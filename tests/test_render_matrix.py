@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import linters
 import pytest
-import yaml
 from answer_sets import TRANSPORTS, combinations, expected_files
 from conftest import render, render_new_project
 
