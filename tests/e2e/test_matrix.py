@@ -20,6 +20,8 @@ from mcp_probe import list_and_call
 from .deployment import Deployment, nginx_answers, port_answers, unique_image
 
 COVERING = list(covering_combinations())
+
+
 def add_private_requirement(repo, answers, requirement: str) -> None:
     if answers["dependencies"] == "requirements.txt":
         with (repo / "requirements.txt").open("a") as requirements:
