@@ -49,6 +49,18 @@ POETRY_EXPORT_VERSION = "1.10.1"
 REFUSALS_BURST = 30
 REFUSALS_PER_SECOND = 1
 
+# The image's HEALTHCHECK, in seconds. Docker's first probe comes one interval after the start (the
+# engines people run have no --start-interval yet), so the interval is also how soon a new replica
+# can take requests; failures in the start period do not count against a server still importing.
+HEALTH = {"interval": 5, "timeout": 3, "start_period": 30, "retries": 3}
+
+# Stopping: calls in progress may finish for `drain` seconds (MCP_DRAIN_SECONDS), within the
+# orchestrator's grace period before it kills the container.
+STOPPING = {"drain": 20, "grace": 30}
+# A Swarm update: a replica at a time, `delay` between them, rolled back when a new replica fails
+# within `monitor`; the stack's nginx looks the replicas up again every `resolve` seconds.
+SWARM = {"delay": 5, "monitor": 30, "resolve": 5}
+
 # Where the server reads its clients' token hashes, in the image (a folder, so an edited file is seen).
 TOKENS_FOLDER = "/app/mcp-tokens"
 TOKENS_FILE_NAME = "clients.sha256"
@@ -679,6 +691,9 @@ class Deployment:
             "poetry_version": POETRY_VERSION,
             "poetry_export_version": POETRY_EXPORT_VERSION,
             "public_url": self.public_url,
+            "health": HEALTH,
+            "stopping": STOPPING,
+            "swarm": SWARM,
             "refusals_burst": REFUSALS_BURST,
             "refusals_per_second": REFUSALS_PER_SECOND,
         }

@@ -79,6 +79,16 @@ class AnswerFilters(Extension):
         environment.globals["dockerignore_sections"] = dockerignore.SECTIONS
 
 
+def copier_operation() -> str:
+    """"copy" or "update": what Copier is doing. Copier shows it to templates (`_copier_operation`)
+    only in tasks and exclusions, so it is read where Copier keeps it ("" if that ever moves)."""
+    try:
+        from copier._main import _operation
+    except ImportError:  # pragma: no cover - another Copier
+        return ""
+    return str(_operation.get(""))
+
+
 class RepositoryDefaults(ContextHook):
     """Adds ``detected``: what the destination's code says, for the questionnaire's defaults."""
 
@@ -87,14 +97,21 @@ class RepositoryDefaults(ContextHook):
         self._detected: dict[str, Any] | None = None
 
     def hook(self, context: dict[str, Any]) -> None:
-        if self._detected is None:
-            conf = context["_copier_conf"]
+        conf = context["_copier_conf"]
+        answers_file = str(conf["answers_file"])
+        if self._detected is None and answers_file:  # blank while Copier renders that very name: no telling
             destination = Path(str(conf["dst_path"])).absolute()
-            answers_file = str(conf["answers_file"])
-            first_copy = not answers_file or not (destination / answers_file).exists()
+            first_copy = copier_operation() != "update" and not (destination / answers_file).exists()
             found = detect(destination, first_copy=first_copy)
             self._detected = {**vars(found), "summary": found.summary()}
-        context["detected"] = self._detected
+        if self._detected is None:
+            return
+        if copier_operation() == "update":
+            # Copier's update renders both releases into folders of its own, not the project: the
+            # answers were checked against the project before it began (lifecycle.answers_file_check).
+            context["detected"] = {**self._detected, "root": "", "found_server": True, "existing_project": True}
+        else:
+            context["detected"] = self._detected
 
 
 class DeploymentContext(ContextHook):

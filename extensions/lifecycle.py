@@ -27,6 +27,7 @@ from copier_template_extensions import ContextHook
 from jinja2 import pass_context, pass_environment
 from jinja2.ext import Extension
 
+from .detect import detect
 from .tree import NEXT_STEPS, rendered_kinds
 
 CONFLICT_MARKERS = (b"<<<<<<< before updating", b">>>>>>> after updating")
@@ -385,8 +386,12 @@ def answers_file_check(environment, conf: Any) -> str:
     recorded = load_recorded_answers(path)
     questions = yaml.safe_load((Path(str(conf["src_path"])) / "copier.yml").read_text(encoding="utf-8"))
 
+    # What the project holds, as the questions' own checks see it (an update: not a first copy).
+    found = detect(Path(str(conf["dst_path"])), first_copy=False)
+    detected = {**vars(found), "summary": found.summary()}
+
     def render_validator(expression: str, values: dict[str, Any]) -> str:
-        return environment.from_string(expression).render(**values)
+        return environment.from_string(expression).render(**values, detected=detected)
 
     # Checked even when --data gives a new value: Copier first renders the recorded answers
     # with the project's old template version, and fails there on a broken one.

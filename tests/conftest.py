@@ -17,8 +17,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def _compile_once(compile_template):
     """Jinja's compile, remembered: Copier makes a new environment for every project it renders and
     compiles each template, path and question anew (about half of a render's time). The same source,
-    name, file name and environment settings compile to the same code, so the suite compiles each
-    once. What is rendered is unchanged: templates still run, per project, with its answers."""
+    name and environment settings compile to the same code, so the suite compiles each once. What is
+    rendered is unchanged: templates still run, per project, with its answers. (The file name is left
+    out of the key: Copier clones the template to a new folder each time; only a traceback's path could
+    name another clone's file.)"""
     compiled: dict = {}
 
     def compile(self, source, name=None, filename=None, raw=False, defer_init=False):
@@ -38,7 +40,7 @@ def _compile_once(compile_template):
             repr(self.autoescape),
             tuple(sorted(self.extensions)),
         )
-        key = (source, name, filename, raw, defer_init, settings)
+        key = (source, name, raw, defer_init, settings)
         if key not in compiled:
             compiled[key] = compile_template(self, source, name, filename, raw, defer_init)
         return compiled[key]

@@ -22,7 +22,7 @@ import hostile
 import linters
 import pytest
 import yaml
-from conftest import render
+from conftest import render_new_project
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from questionnaire import QUESTIONS, VALID, problems
@@ -113,10 +113,16 @@ def server_paths(tmp_path_factory, nginx_assets):
     return place
 
 
-def rendered(copie, nginx_assets, tmp_path, **changed) -> tuple[Path, dict]:
+# Answers VALID gives that its own other answers do not ask (auth tokens, compose): a render leaves them out.
+NOT_ASKED = ("oauth_issuer", "oauth_resource", "oauth_scopes", "replicas")
+
+
+def rendered(template_copy, nginx_assets, tmp_path, **changed) -> tuple[Path, dict]:
     answers = {**VALID, **nginx_assets, "private_deps": False, **changed}
     answers.pop("private_deps_host") if not answers["private_deps"] else None
-    project = render(copie, **answers)
+    for name in NOT_ASKED:
+        answers.pop(name)
+    project, _ = render_new_project(template_copy, Path(tempfile.mkdtemp(dir=tmp_path)) / "project", **answers)
     linters.hadolint(project / answers["dockerfile"])
     linters.shellcheck(project / "build-publish.sh")
     linters.compose_schema(project / "docker-compose.yaml")
@@ -156,9 +162,9 @@ SLOW = settings(
 @example(image="ghcr.io/acme/yes").via("a YAML 1.1 boolean")
 @example(image="ghcr.io/acme/1e3").via("a YAML float")
 @example(image="ghcr.io/acme/0x10").via("a YAML hex integer")
-def test_an_unusual_image_renders_valid_files_that_name_it(copie, nginx_assets, tmp_path, image):
+def test_an_unusual_image_renders_valid_files_that_name_it(template_copy, nginx_assets, tmp_path, image):
     assume(not problems({**VALID, "image": image}))  # e.g. over 255 characters: refused, as shown above
-    project, _ = rendered(copie, nginx_assets, tmp_path, image=image, url_prefix="mcp")
+    project, _ = rendered(template_copy, nginx_assets, tmp_path, image=image, url_prefix="mcp")
     compose = linters.load_yaml(project / "docker-compose.yaml")
     assert list(compose["services"]) == [image.rsplit("/", 1)[-1]]
     assert compose_service(project)["image"] == f"{image}:latest"
@@ -170,9 +176,11 @@ def test_an_unusual_image_renders_valid_files_that_name_it(copie, nginx_assets, 
 
 @SLOW
 @given(host=hostile.HOSTS, prefix=hostile.PREFIXES)
-def test_an_unusual_host_and_prefix_render_valid_files_that_use_them(copie, nginx_assets, tmp_path, host, prefix):
+def test_an_unusual_host_and_prefix_render_valid_files_that_use_them(
+    template_copy, nginx_assets, tmp_path, host, prefix
+):
     assume(not problems({**VALID, "public_host": host, "url_prefix": prefix}))
-    project, _ = rendered(copie, nginx_assets, tmp_path, public_host=host, url_prefix=prefix)
+    project, _ = rendered(template_copy, nginx_assets, tmp_path, public_host=host, url_prefix=prefix)
     clean = prefix.strip("/")
     assert client_urls(project) and all(url.startswith(f"https://{host}/{clean}/") for url in client_urls(project))
     conf = next((project / "nginx").glob("*.conf")).read_text()
@@ -182,11 +190,11 @@ def test_an_unusual_host_and_prefix_render_valid_files_that_use_them(copie, ngin
 @SLOW
 @given(names=st.lists(hostile.ENV_NAMES, min_size=1, max_size=4, unique_by=str.upper), defaults=st.data())
 def test_unusual_environment_variables_render_valid_files_that_pass_them(
-    copie, nginx_assets, tmp_path, names, defaults
+    template_copy, nginx_assets, tmp_path, names, defaults
 ):  # noqa: E501
     env_vars = [name + ("=" + defaults.draw(hostile.ENV_DEFAULTS) if i % 2 else "") for i, name in enumerate(names)]
     assume(not problems({**VALID, "env_vars": env_vars}))  # a name the template sets itself, or one twice
-    project, _ = rendered(copie, nginx_assets, tmp_path, env_vars=env_vars)
+    project, _ = rendered(template_copy, nginx_assets, tmp_path, env_vars=env_vars)
     environment = compose_service(project)["environment"]
     example = (project / "example.env").read_text().splitlines()
     for item in env_vars:
@@ -198,14 +206,14 @@ def test_unusual_environment_variables_render_valid_files_that_pass_them(
 @SLOW
 @given(certificate=hostile.SERVER_PATH_TAILS, key=hostile.SERVER_PATH_TAILS)
 def test_unusual_server_paths_render_an_nginx_config_that_reads_them(
-    copie, nginx_assets, server_paths, tmp_path, certificate, key
+    template_copy, nginx_assets, server_paths, tmp_path, certificate, key
 ):
     paths = {
         "ssl_certificate": server_paths(certificate, "ssl_certificate"),
         "ssl_certificate_key": server_paths(key, "ssl_certificate_key"),
     }
     assume(not problems({**VALID, **paths}))
-    project, _ = rendered(copie, nginx_assets, tmp_path, **paths)
+    project, _ = rendered(template_copy, nginx_assets, tmp_path, **paths)
     conf = next((project / "nginx").glob("*.conf")).read_text()
     for question in ("ssl_certificate", "ssl_certificate_key"):
         assert f"{question} {paths[question]};" in conf

@@ -24,7 +24,7 @@ import pytest
 import yaml
 from answer_sets import expected_files, render_context
 from copier.errors import UserMessageError
-from fixture_repos import apply_template, commit_all, git, snapshot
+from fixture_repos import apply_template, commit_all, git, prepare_new_project, snapshot
 from packaging.version import InvalidVersion, Version
 
 from extensions import answers as answer_rules
@@ -66,6 +66,8 @@ OLDER_RELEASE = {
 
 # A project on mcp 1.x whose server is server.py's `mcp` (the user's own code replaces the example).
 ANSWERS = {"image": "ghcr.io/acme/weather-mcp", "url_prefix": "weather", "sdk": "mcp1-fastmcp", "server": "server:mcp"}
+# The same without nginx, which asks for no URL prefix.
+DIRECT_ANSWERS = {**{name: value for name, value in ANSWERS.items() if name != "url_prefix"}, "use_nginx": False}
 # The same project as 0.1.0's questionnaire asked for it (entry_point and server_object, not server).
 ANSWERS_0_1 = {
     "image": "ghcr.io/acme/weather-mcp",
@@ -518,6 +520,7 @@ USER_FILES = {
     "poetry.lock": "# the user's lock\n",
     "weather/__init__.py": "",
     "weather/server.py": USER_SERVER,
+    "src/app.py": USER_SERVER,
 }
 
 
@@ -668,16 +671,10 @@ def test_copy_into_an_existing_repository_keeps_files_even_with_overwrite(releas
     assert "Already there, so left exactly as they were" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "answers",
-    [{}, {"dockerfile": "Dockerfile"}],
-    # The user let the template's Dockerfile take the name of theirs: theirs was kept all the same.
-    ids=["plain", "template-dockerfile-named-Dockerfile"],
-)
-def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases, tmp_path, capsys, answers):
+def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases, tmp_path, capsys):
     """Files the first copy wrote are updated like any project's; the ones it kept are never written."""
     project = existing_repository(tmp_path / "project")
-    render(releases, project, "0.0.1", **ANSWERS, **answers)
+    render(releases, project, "0.0.1", **ANSWERS)
     kept = recorded_answers(project)["user_files"]
     assert kept == RECORDED_USER_FILES
     commit_all(project, "deployment files")
@@ -698,6 +695,16 @@ def test_update_delivers_fixes_after_a_copy_into_an_existing_repository(releases
     assert deleted_files(project) == []
     assert "CONFLICTS" not in capsys.readouterr().err
     assert recorded_answers(project)["user_files"] == kept
+
+
+def test_the_first_copy_cannot_give_the_templates_dockerfile_the_name_of_the_users(releases, tmp_path):
+    """The copy would keep the user's Dockerfile, and the image built would be theirs, never running
+    the wiring: the answer is refused, naming the question, before anything is written."""
+    project = existing_repository(tmp_path / "project")
+    state = snapshot(project)
+    with pytest.raises(ValueError, match="dockerfile: this project has a Dockerfile of its own"):
+        render(releases, project, "0.0.2", **ANSWERS, dockerfile="Dockerfile")
+    assert snapshot(project) == state
 
 
 def test_an_update_cannot_give_the_templates_dockerfile_the_name_of_the_users(releases, tmp_path):
@@ -765,13 +772,14 @@ def test_a_second_copy_never_writes_the_users_files(releases, tmp_path, command,
     "answers",
     [
         ANSWERS,
-        {**ANSWERS, "use_nginx": False, "server": "src/weather/server.py:mcp", "dockerfile": "Dockerfile.mcp"},
+        {**DIRECT_ANSWERS, "server": "src/weather/server.py:mcp", "dockerfile": "Dockerfile.mcp"},
         {**ANSWERS, "sdk": "mcp2-lowlevel", "server": "weather_app.server:server", "dependencies": "uv.lock"},
     ],
     ids=["nginx", "direct-file-in-folder", "package-uv-lock"],
 )
 def test_rendered_paths_are_the_files_a_copy_writes(releases, tmp_path, answers):
     """Besides the rendered files (tree.py's list), a new project gets only its example server."""
+    made = prepare_new_project(tmp_path / "project", answers)  # a lock: the project made it first
     project = render(releases, tmp_path / "project", "0.0.2", **answers)
     written = {p.relative_to(project).as_posix() for p in project.rglob("*") if p.is_file()}
     server_file = answer_rules.new_server_file(answers["server"])
@@ -782,7 +790,7 @@ def test_rendered_paths_are_the_files_a_copy_writes(releases, tmp_path, answers)
     requirements = (
         {"requirements.txt"} if answers.get("dependencies", "requirements.txt") == "requirements.txt" else set()
     )
-    assert written == expected_files(project) | {server_file} | packages | requirements
+    assert written == expected_files(project) | {server_file} | packages | requirements | set(made)
 
 
 # --- bad situations: a clear message, and nothing changed -----------------------------------

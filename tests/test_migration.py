@@ -185,6 +185,10 @@ def test_update_from_0_1_0_carries_the_answers_over_and_keeps_every_file_of_the_
     for path in expected["source_paths"]:
         path = path.rstrip("/")
         assert f"COPY {path} {path}\n" in dockerfile
+    # 0.2.0 rendered for the same answers, next to the same code of the user's (which it checks is there).
+    for name, data in users.items():
+        (tmp_path / "fresh" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "fresh" / name).write_bytes(data)
     fresh = files_of(render(releases_0_1_0, tmp_path / "fresh", "0.2.0", **questions_only(after)))
     for name in template_owned(project):
         text = result[name].decode()
@@ -206,6 +210,10 @@ def test_update_from_0_1_0_carries_the_answers_over_and_keeps_every_file_of_the_
 def test_update_from_0_1_0_renaming_the_server_deletes_nothing(releases_0_1_0, tmp_path, variant):
     """0.1.0's own update deleted the old entry point when --data renamed it; the 0.2.0 update must not."""
     project, users = project_at_0_1_0(releases_0_1_0, tmp_path / "project", variant)
+    # The user moved the server to other.py (an update refuses a server whose file is not there).
+    (project / "other.py").write_text("from mcp.server.fastmcp import FastMCP\n\nmcp = FastMCP('other')\n")
+    commit_all(project, "the server moves to other.py")
+    users = {**users, "other.py": (project / "other.py").read_bytes()}
     before = set(snapshot(project))
 
     update(project, data={"server": "other:mcp", "source_paths": ["other.py"]})
@@ -216,7 +224,6 @@ def test_update_from_0_1_0_renaming_the_server_deletes_nothing(releases_0_1_0, t
     assert {name: result.get(name) for name in users} == users
     assert deleted_files(project) == GONE_SINCE_0_1_0
     assert sorted(set(result) - before - template_owned(project)) == [], "a file besides the template's"
-    assert not (project / "other.py").exists(), "an example server written by an update"
 
 
 def test_the_release_tag_check_passes_from_0_1_0(releases_0_1_0, tmp_path):

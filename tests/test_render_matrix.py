@@ -341,7 +341,7 @@ def check_auth(project, answers, env, claude):
             assert f"location = {metadata_path} {{" in nginx_conf
 
 
-def test_kubernetes_manifests_pass_checkov(copie, tmp_path):
+def test_kubernetes_manifests_pass_checkov(template_copy, tmp_path):
     """checkov's Kubernetes checks (probes, security context, resources, service account token, ...)
     on every variant of the manifests (they differ by transport and auth, not by SDK), bar the
     checks linters.CHECKOV_SKIPPED names with its reasons."""
@@ -349,8 +349,10 @@ def test_kubernetes_manifests_pass_checkov(copie, tmp_path):
     rows = [answers for answers in rows if answers["sdk"] == rows[0]["sdk"]]
     assert len(rows) == len({(answers["transport"], answers["auth"]) for answers in rows}) >= 6
     for answers in rows:
-        shutil.copytree(render(copie, **answers) / "k8s", tmp_path / f"{answers['transport']}-{answers['auth']}")
-    assert linters.checkov_kubernetes(tmp_path) == []
+        variant = f"{answers['transport']}-{answers['auth']}"
+        project, _ = render_new_project(template_copy, tmp_path / "projects" / variant, **answers)
+        shutil.copytree(project / "k8s", tmp_path / "manifests" / variant)
+    assert linters.checkov_kubernetes(tmp_path / "manifests") == []
 
 
 def test_github_workflows_pass_actionlint_and_zizmor(copie, tmp_path):

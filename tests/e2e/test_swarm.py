@@ -13,6 +13,7 @@ stand-in, and the stack's nginx:1.30 is Debian's nginx 1.30 imported under that 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -27,6 +28,7 @@ from mcp_probe import list_and_call
 
 from .load import Load
 from .swarm import Stack, deployed_stack, swarm_mode
+from .test_attacks import ATTACKER
 
 pytestmark = pytest.mark.e2e
 
@@ -173,6 +175,19 @@ def test_rolling_update_to_a_new_image_costs_no_call(stack, tls_certs):
     assert not old & set(replicas)  # every replica was replaced
     assert result.failures == [], (len(result.failures), result.failures[:5], proxy_errors(deployed)[-10:])
     assert result.calls >= 300
+
+
+def test_a_container_on_the_stacks_network_gets_nothing_without_a_token(stack):
+    """nginx is not the only way to a replica: a container on the stack's network (here another
+    replica) reaches the server's port directly, and the server checks the token itself."""
+    deployed, _, token = stack
+    attacker, *_ = deployed.containers()
+    stored = (deployed.repo / "mcp-tokens" / "clients.sha256").read_text().split()[0]
+    attempts = {"no credential": None, "a token nobody was given": "Bearer " + "0" * 64, "the hash": f"Bearer {stored}"}
+    out = deployed.engine.docker(
+        "exec", attacker, "python", "-c", ATTACKER, "http://server:8000/mcp", json.dumps(attempts)
+    )
+    assert json.loads(out.strip().splitlines()[-1]) == dict.fromkeys(attempts, 401)
 
 
 def test_the_stack_checks_tokens_and_passes_check_deployment(stack, tls_certs):
