@@ -80,7 +80,7 @@ class AnswerFilters(Extension):
 
 
 def copier_operation() -> str:
-    """"copy" or "update": what Copier is doing. Copier shows it to templates (`_copier_operation`)
+    """ "copy" or "update": what Copier is doing. Copier shows it to templates (`_copier_operation`)
     only in tasks and exclusions, so it is read where Copier keeps it ("" if that ever moves)."""
     try:
         from copier._main import _operation
