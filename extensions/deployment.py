@@ -625,13 +625,34 @@ class Deployment:
             EnvEntry("MCP_TRANSPORT", f"clients connect to {self.endpoint_path}", a["transport"]),
             EnvEntry("MCP_HOST", BIND_ALL, ANY),
             EnvEntry("MCP_PORT", "", str(a["port"])),
-            EnvEntry(
-                "MCP_ALLOWED_HOSTS",
-                'Host headers the server accepts (others get 421 "Invalid Host header"): the names clients use',
-                self.allowed_hosts(front),
-            ),
-            EnvEntry("MCP_ALLOWED_ORIGINS", "browser Origins it accepts (others get 403)", self.allowed_origins(front)),
         ]
+        hosts_why = 'Host headers the server accepts (others get 421 "Invalid Host header"): the names clients use'
+        origins_why = "browser Origins it accepts (others get 403)"
+        if front.name == "direct":
+            # Without a proxy of ours, nothing in the answers names the host: loopback by default, and
+            # the names a load balancer or tunnel passes on are the operator's to add in .env.
+            entries += [
+                EnvEntry(
+                    "MCP_ALLOWED_HOSTS",
+                    hosts_why,
+                    default=self.allowed_hosts(front),
+                    description="The Host names clients use, comma-separated, name:* for any port (others get 421);"
+                    " add the name a load balancer or tunnel passes on.",
+                ),
+                EnvEntry(
+                    "MCP_ALLOWED_ORIGINS",
+                    origins_why,
+                    default=self.allowed_origins(front),
+                    description="The browser Origins accepted, comma-separated (clients outside a browser send none).",
+                ),
+            ]
+        else:
+            entries += [
+                EnvEntry("MCP_ALLOWED_HOSTS", hosts_why, self.allowed_hosts(front)),
+                EnvEntry(
+                    "MCP_ALLOWED_ORIGINS", "browser Origins it accepts (others get 403)", self.allowed_origins(front)
+                ),
+            ]
         if front.trusted_proxies:
             entries.append(EnvEntry("FORWARDED_ALLOW_IPS", front.trust_note, front.trusted_proxies))
         entries.append(EnvEntry("MCP_AUTH", CREDENTIAL_COMMENTS[self.credential.mode], self.credential.mode))

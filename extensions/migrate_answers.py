@@ -36,9 +36,11 @@ def migrate(answers: dict) -> dict:
     return migrated
 
 
-# The one command that turns nginx's tokens map (lines of "~^Bearer TOKEN$" 1;) into the server's hashes.
+# The one command that turns nginx's tokens map (lines of "~^Bearer TOKEN$" 1; or, older, "Bearer TOKEN" 1;)
+# into the server's hashes.
 TOKENS_FROM_MAP = (
-    "mkdir -p mcp-tokens && sudo sed -n 's|^\"~^Bearer \\([0-9A-Za-z._~+/=-]*\\)\\$\" .*|\\1|p' {map} |"
+    "mkdir -p mcp-tokens && sudo sed -n"
+    " 's|^\"\\(~^\\)\\{{0,1\\}}Bearer \\([0-9A-Za-z._~+/=-]*\\)\\$\\{{0,1\\}}\" .*|\\2|p' {map} |"
     " (n=0; while read -r t; do n=$((n + 1)); printf '%s  client-%s\\n'"
     ' "$(printf %s "$t" | sha256sum | cut -d\' \' -f1)" "$n"; done) >>mcp-tokens/clients.sha256'
 )

@@ -10,7 +10,10 @@ tree as tag 0.2.0.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -306,3 +309,26 @@ def test_update_from_0_1_0_with_an_invalid_new_answer_changes_nothing(releases_0
 
     assert tree_state(project) == state
     assert yaml.safe_load((project / ANSWERS_FILE).read_text())["entry_point"] == "server.py"
+
+
+def test_the_printed_command_carries_nginxs_tokens_over_to_the_server(tmp_path):
+    """An answers file of the releases where nginx checked the tokens: the migration drops tokens_file
+    and prints one command; run as printed (sudo aside: the tests run as root), it writes the hash of
+    each token of the map, in both forms the map's lines had, and the server accepts them."""
+    tokens = [secrets.token_hex(32), secrets.token_hex(32)]
+    nginx_map = tmp_path / "weather-mcp.map"
+    nginx_map.write_text(f'# clients\n"~^Bearer {tokens[0]}$" 1;\n"Bearer {tokens[1]}" 1;\n')
+    project = tmp_path / "project"
+    project.mkdir()
+    answers = {"image": "ghcr.io/acme/weather-mcp", "auth": "tokens", "tokens_file": str(nginx_map)}
+    (project / ANSWERS_FILE).write_text(yaml.safe_dump(answers))
+    migration = REPO_ROOT / "extensions" / "migrate_answers.py"
+    done = subprocess.run(
+        [sys.executable, str(migration), ANSWERS_FILE], cwd=project, capture_output=True, text=True, check=True
+    )
+    assert "tokens_file" not in yaml.safe_load((project / ANSWERS_FILE).read_text())
+    command = done.stdout.strip().splitlines()[-1].strip()
+    subprocess.run(["sh", "-c", command.replace("sudo ", "")], cwd=project, check=True)
+    stored = (project / "mcp-tokens" / "clients.sha256").read_text().splitlines()
+    assert [line.split()[0] for line in stored] == [hashlib.sha256(t.encode()).hexdigest() for t in tokens]
+    assert [line.split()[1] for line in stored] == ["client-1", "client-2"]
