@@ -61,6 +61,11 @@ STOPPING = {"drain": 20, "grace": 30}
 # within `monitor`; the stack's nginx looks the replicas up again every `resolve` seconds.
 SWARM = {"delay": 5, "monitor": 30, "resolve": 5}
 
+# OAuth: the issuer's keys are read again every `keys_max_age` seconds (a key it removed stops
+# counting then); a new opaque token is asked about at most `introspections_per_second` a second,
+# after `introspection_burst` at once.
+OAUTH = {"keys_max_age": 300, "introspection_burst": 50, "introspections_per_second": 10}
+
 # Where the server reads its clients' token hashes, in the image (a folder, so an edited file is seen).
 TOKENS_FOLDER = "/app/mcp-tokens"
 TOKENS_FILE_NAME = "clients.sha256"
@@ -715,6 +720,7 @@ class Deployment:
             "health": HEALTH,
             "stopping": STOPPING,
             "swarm": SWARM,
+            "oauth_limits": OAUTH,
             "refusals_burst": REFUSALS_BURST,
             "refusals_per_second": REFUSALS_PER_SECOND,
         }

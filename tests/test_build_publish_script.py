@@ -46,3 +46,15 @@ def test_bad_arguments_are_refused_before_anything_is_built(project, arguments, 
     )
     assert done.returncode == 1 and message in done.stderr, done.stderr
     assert not (project / "VERSION").exists()
+
+
+def test_a_provenance_mode_other_than_min_or_max_is_refused(project):
+    """min by default: a max provenance attestation publishes every build argument with the image."""
+    done = subprocess.run(
+        ["sh", str(project / "build-publish.sh")],
+        env={"PATH": os.environ["PATH"], "HOME": str(project), "PROVENANCE": "full"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and "PROVENANCE=full: expected min (the default) or max" in done.stderr
