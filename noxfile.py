@@ -36,7 +36,9 @@ def tests(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Real Docker engine, registry, nginx with TLS and the mcp SDK's client, on every deployment."""
     session.install("-r", TEST_REQUIREMENTS)
-    session.run("pytest", "-m", "e2e", "-q", *session.posargs)
+    # Two workers, a test module each at a time: much of an end-to-end test is waiting (health
+    # checks, rolling updates, load kept up for seconds), which the other worker fills.
+    session.run("pytest", "-m", "e2e", "-q", "-n", "2", "--dist", "loadscope", *session.posargs)
 
 
 @nox.session

@@ -60,6 +60,10 @@ STOPPING = {"drain": 20, "grace": 30}
 # A Swarm update: a replica at a time, `delay` between them, rolled back when a new replica fails
 # within `monitor`; the stack's nginx looks the replicas up again every `resolve` seconds.
 SWARM = {"delay": 5, "monitor": 30, "resolve": 5}
+# What `docker stack deploy` says when the stack file is deployed without deploy-stack.sh. No "-" in
+# it: Docker 20.10's stack deploy reads `${NAME:?run ./deploy-stack.sh}` as `${NAME:?run ./deploy}`
+# with the default "stack.sh", and every config and secret was named ...-stack.sh, whatever its content.
+STACK_VARIABLE_MISSING = "set by the deploy script beside this file: run it, not docker stack deploy"
 
 # OAuth: the issuer's keys are read again every `keys_max_age` seconds (a key it removed stops
 # counting then); a new opaque token is asked about at most `introspections_per_second` a second,
@@ -720,6 +724,7 @@ class Deployment:
             "health": HEALTH,
             "stopping": STOPPING,
             "swarm": SWARM,
+            "stack_variable_missing": STACK_VARIABLE_MISSING,
             "oauth_limits": OAUTH,
             "refusals_burst": REFUSALS_BURST,
             "refusals_per_second": REFUSALS_PER_SECOND,

@@ -15,7 +15,7 @@ import pytest
 from answer_sets import TRANSPORTS, combinations, expected_files
 from conftest import render, render_new_project
 
-from extensions.deployment import front_for
+from extensions.deployment import STACK_VARIABLE_MISSING, front_for
 from extensions.generations import GENERATIONS
 
 COMBINATIONS = list(combinations())
@@ -209,7 +209,7 @@ def check_swarm(project, answers):
     stack = linters.load_yaml(project / "docker-stack.yaml")
     server, nginx = stack["services"]["server"], stack["services"]["nginx"]
     replicas = answers["replicas"]
-    assert server["image"] == "ghcr.io/acme/weather-mcp:${MCP_IMAGE_TAG:?run ./deploy-stack.sh}"
+    assert server["image"] == f"ghcr.io/acme/weather-mcp:${{MCP_IMAGE_TAG:?{STACK_VARIABLE_MISSING}}}"
     assert "ports" not in server  # only the stack's nginx reaches the replicas
     assert server["deploy"]["replicas"] == replicas and server["deploy"]["endpoint_mode"] == "dnsrr"
     update = server["deploy"]["update_config"]
@@ -235,10 +235,12 @@ def check_swarm(project, answers):
     sources = {name: secret["file"] for name, secret in stack["secrets"].items() if name != "tokens"}
     targets = {item["source"]: item["target"] for item in nginx["secrets"]}
     assert {targets[name]: Path(source) for name, source in sources.items()} == swarm_secrets(answers)
-    # Every config and secret is named after its content (deploy-stack.sh exports the digests).
+    # Every config and secret is named after its content (deploy-stack.sh exports the digests), and no
+    # ${...:?message} holds a "-", which docker stack deploy would read as ${NAME-default}.
+    assert "-" not in STACK_VARIABLE_MISSING
     script = (project / "deploy-stack.sh").read_text()
     for item in [*stack["configs"].values(), *stack["secrets"].values()]:
-        variable = re.fullmatch(r"weather-mcp-\w+-\$\{(\w+_DIGEST):\?run ./deploy-stack.sh\}", item["name"])[1]
+        variable = re.fullmatch(rf"weather-mcp-\w+-\$\{{(\w+_DIGEST):\?{STACK_VARIABLE_MISSING}\}}", item["name"])[1]
         assert f"{variable}=$(digest " in script and variable in script.split("export", 1)[1]
     conf = (project / "nginx/weather-mcp.conf").read_text()
     assert "set $replicas tasks.server;" in conf and "resolver 127.0.0.11 valid=5s ipv6=off;" in conf

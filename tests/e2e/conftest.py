@@ -12,6 +12,7 @@ Every test collected under tests/e2e gets the ``e2e`` marker (deselect with ``-m
 
 from __future__ import annotations
 
+import os
 import secrets
 import uuid
 from pathlib import Path
@@ -53,7 +54,9 @@ def docker_engine() -> DockerEngine:
             engine.docker.run(["swarm", "leave", "--force"], retcode=None)
         engine.docker.run(["network", "prune", "-f"], retcode=None)
     yield engine
-    if engine.started_here:
+    # Under pytest-xdist the engine is the workers' together: the one that started it may finish
+    # first, so it is left running (its data root is kept anyway).
+    if engine.started_here and not os.environ.get("PYTEST_XDIST_WORKER"):
         stop_managed_dockerd()
 
 

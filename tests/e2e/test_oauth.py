@@ -191,7 +191,7 @@ def oauth_deployment(tmp_path, docker_engine, trusting_build_flags, issuer_tls):
             **ports,
         }
         if nginx:
-            answers |= nginx_answers(tmp_path, issuer_tls)
+            answers |= nginx_answers(issuer_tls)
         else:
             answers["oauth_resource"] = resource
         apply_template(repo, **answers)

@@ -13,6 +13,7 @@ stand-in, and the stack's nginx:1.30 is Debian's nginx 1.30 imported under that 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -24,7 +25,8 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from mcp_probe import list_and_call
+from mcp_probe import list_and_call, raw_tools_call
+from served_project import add_client
 
 from .load import Load
 from .swarm import Stack, deployed_stack, swarm_mode
@@ -192,8 +194,6 @@ def test_a_container_on_the_stacks_network_gets_nothing_without_a_token(stack):
 
 def test_the_stack_checks_tokens_and_passes_check_deployment(stack, tls_certs):
     deployed, url, token = stack
-    from mcp_probe import raw_tools_call
-
     assert raw_tools_call(url, verify=str(tls_certs.ca_bundle)).status_code == 401
     changed = token[:-1] + ("1" if token.endswith("0") else "0")  # one digit other than the token's
     assert raw_tools_call(url, f"Bearer {changed}", verify=str(tls_certs.ca_bundle)).status_code == 401
@@ -208,3 +208,27 @@ def test_the_stack_checks_tokens_and_passes_check_deployment(stack, tls_certs):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "add answered" in done.stdout and "401 without a token" in done.stdout
+
+
+def test_a_client_added_is_rolled_out_by_one_more_deploy(stack, tls_certs):
+    """The configs and secrets are named after their content, so a changed file is a new one: a client
+    added with DEPLOYMENT.md's commands reaches the replicas with one more ./deploy-stack.sh, as
+    DEPLOYMENT.md says (the old client's token keeps working)."""
+    deployed, url, token = stack
+    docker = deployed.engine.docker
+    names = (
+        docker("config", "ls", "--format", "{{.Name}}").split()
+        + docker("secret", "ls", "--format", "{{.Name}}").split()
+    )
+    conf = (deployed.repo / "nginx" / f"{deployed.name}.conf").read_bytes()
+    tokens = (deployed.repo / "mcp-tokens" / "clients.sha256").read_bytes()
+    assert f"{deployed.name}-nginx-{hashlib.sha256(conf).hexdigest()[:12]}" in names, names
+    assert f"{deployed.name}-tokens-{hashlib.sha256(tokens).hexdigest()[:12]}" in names, names
+    verify = str(tls_certs.ca_bundle)
+    second = add_client(deployed.repo, "second-client")
+    assert raw_tools_call(url, f"Bearer {second}", verify=verify).status_code == 401  # not deployed yet
+    deployed.deploy()
+    deployed.wait_update()
+    deployed.wait_replicas(REPLICAS, timeout=120)
+    assert raw_tools_call(url, f"Bearer {second}", verify=verify).status_code == 200
+    assert raw_tools_call(url, f"Bearer {token}", verify=verify).status_code == 200
