@@ -87,7 +87,8 @@ def test_the_image_run_by_hand_with_no_settings_refuses_to_start(deployment, doc
     """`docker run -p` of the image, nothing mounted, nothing set: no server that answers anyone."""
     name = docker_cleanup.container(docker_cleanup.unique("by-hand"))
     port = free_port()
-    docker_engine.docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", deployment.image)
+    published = f"127.0.0.1:{port}:{deployment.answers['port']}"  # the port the image listens on
+    docker_engine.docker("run", "-d", "--name", name, "-p", published, deployment.image)
     exit_code = docker_engine.docker("wait", name).strip()
     log = deployment.logs(name)
     assert exit_code != "0", log
@@ -103,7 +104,8 @@ def test_the_image_run_by_hand_with_its_tokens_checks_them(deployment, docker_en
     name = docker_cleanup.container(docker_cleanup.unique("by-hand"))
     port = free_port()
     tokens = f"{deployment.repo / 'mcp-tokens'}:/app/mcp-tokens:ro"
-    docker_engine.docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "-v", tokens, deployment.image)
+    published = f"127.0.0.1:{port}:{deployment.answers['port']}"
+    docker_engine.docker("run", "-d", "--name", name, "-p", published, "-v", tokens, deployment.image)
     deployment.wait_health("healthy", container=name)
     url = f"http://127.0.0.1:{port}/mcp"
     for what, authorization in attempts(deployment).items():
