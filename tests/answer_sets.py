@@ -11,8 +11,8 @@ from pathlib import Path
 
 import yaml
 
+from extensions.deployment import FRONTS, Deployment, front_for
 from extensions.deployment import TRANSPORTS as TRANSPORT_ENDPOINTS
-from extensions.deployment import Deployment, front_for
 from extensions.detect import detect
 from extensions.tree import rendered_kinds
 
@@ -85,21 +85,25 @@ def answer_set(
 
 
 def combinations():
-    """Every SDK x transport x dependency source x nginx x private deps x extras with the default
-    auth, every SDK x transport x nginx with each other auth answer (auth changes only the
-    wiring, the compose file, nginx and the documents, not how the image is built), and every
-    SDK x transport x auth on Kubernetes and on Swarm."""
-    for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False), (True, False)):
-        yield answer_set(*row)
-    for sdk, transport, nginx, auth in itertools.product(SDKS, TRANSPORTS, (True, False), AUTHS):
-        if auth != DEFAULT_AUTH:
-            yield answer_set(sdk, transport, "requirements.txt", nginx, False, nginx, auth)
-    # Kubernetes: every generation x transport x auth (the manifests differ by those three).
-    for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
-        yield answer_set(sdk, transport, "requirements.txt", False, False, True, auth, "kubernetes")
-    # Swarm: the same (its stack has nginx as a service).
-    for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
-        yield answer_set(sdk, transport, "requirements.txt", True, False, True, auth, "swarm")
+    """Every combination, read from copier.yml's choices and the fronts' table (extensions/deployment.py),
+    so a new front, orchestrator or SDK generation is rendered without a change here. Behind each
+    front of compose (nginx on the Docker host, or the port directly): every SDK x transport x
+    dependency source x private deps x extras with the default auth, and every SDK x transport with
+    each other auth answer (auth changes the wiring, the compose file, nginx and the documents, not
+    how the image is built). Behind the other fronts (a Swarm stack, an Ingress): every SDK x
+    transport x auth, the files that differ by them."""
+    for front in FRONTS.values():
+        if front.orchestrator == "compose":
+            for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False)):
+                sdk, transport, dependencies, private, extras = row
+                yield answer_set(sdk, transport, dependencies, front.nginx, private, extras)
+            for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
+                if auth != DEFAULT_AUTH:
+                    yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, front.nginx, auth)
+        else:
+            for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
+                orchestrator = front.orchestrator
+                yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, True, auth, orchestrator)
 
 
 def render_context(project: Path) -> dict:

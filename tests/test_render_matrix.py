@@ -388,6 +388,18 @@ def test_long_service_name_still_passes_nginx(copie, nginx_assets, tmp_path):
     assert "test is successful" in linters.nginx_test(project / f"nginx/{long_name}.conf", tmp_path / "nginx")
 
 
+def test_the_orchestrator_choices_are_the_fronts_table():
+    """copier.yml's orchestrators are those of extensions/deployment.py's fronts, and the matrix
+    renders every front (so a new one is rendered and linted without a change to the tests)."""
+    from answer_sets import choices
+
+    from extensions.deployment import FRONTS, ORCHESTRATORS
+
+    assert sorted(choices("orchestrator")) == sorted(ORCHESTRATORS)
+    rendered = {front_for(answers).name for _, answers in COMBINATIONS}
+    assert rendered == set(FRONTS)
+
+
 def test_sdk_choices_are_the_generations_table():
     """copier.yml's choices and extensions/generations.py name the same generations."""
     from answer_sets import SDKS

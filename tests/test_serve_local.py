@@ -125,6 +125,27 @@ def test_host_check_follows_the_allow_list(projects, sdk, transport):
         assert httpx.get(base + "/healthz").status_code == 200
 
 
+@pytest.mark.parametrize("sdk", GENERATIONS)
+def test_no_allow_list_still_refuses_a_rebound_name(projects, sdk):
+    """DNS rebinding: a page on rebind.attacker.example whose name now points at this machine calls the
+    server without credentials (auth=none, DEPLOYMENT.md's local run). With no MCP_ALLOWED_HOSTS the
+    server accepts loopback names only, as the SDK does for a loopback server: the page gets nothing."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "add", "arguments": {"a": 2, "b": 3}}}
+    accept = {"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"}
+    with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), MCP_AUTH="none") as base:
+        url = base + ENDPOINTS["streamable-http"]
+        port = base.rsplit(":", 1)[1]
+        rebound = {
+            **accept,
+            "Host": f"rebind.attacker.example:{port}",
+            "Origin": f"http://rebind.attacker.example:{port}",
+        }
+        assert httpx.post(url, json=body, headers=rebound).status_code == 421
+        page = {**accept, "Origin": f"http://rebind.attacker.example:{port}"}  # the Host as the browser resolved it
+        assert httpx.post(url, json=body, headers=page).status_code == 403
+        assert list_and_call(url, "streamable-http") == (["add"], "5")  # localhost itself is served
+
+
 def test_unknown_transport_exits_with_the_valid_ones(projects):
     result = subprocess.run(
         [str(sdk_python(NEWEST["mcp2-mcpserver"])), "mcp_serve.py"],
