@@ -21,13 +21,18 @@ TEST_REQUIREMENTS = "tests/requirements.txt"
 CHECKOV = "checkov==3.3.30"
 
 
+def install(session: nox.Session, checkov: bool = False) -> None:
+    session.install("-r", TEST_REQUIREMENTS)
+    if checkov:
+        # checkov (the Kubernetes manifests' linter) pins older packaging than pytest needs: its own venv.
+        tools = {"UV_TOOL_DIR": f"{session.virtualenv.location}/tools", "UV_TOOL_BIN_DIR": session.bin}
+        session.run("uv", "tool", "install", "--quiet", CHECKOV, env=tools)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """The fast suite: every answer combination rendered and linted, validators, retrofit, local wiring."""
-    session.install("-r", TEST_REQUIREMENTS)
-    # checkov (the Kubernetes manifests' linter) pins older packaging than pytest needs: its own venv.
-    tools = {"UV_TOOL_DIR": f"{session.virtualenv.location}/tools", "UV_TOOL_BIN_DIR": session.bin}
-    session.run("uv", "tool", "install", "--quiet", CHECKOV, env=tools)
+    install(session, checkov=True)
     # Two workers: the machines CI runs on have two cores, and the matrix renders are CPU-bound.
     session.run("pytest", "-m", "not e2e", "-n", "2", *session.posargs)
 
@@ -35,7 +40,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def e2e(session: nox.Session) -> None:
     """Real Docker engine, registry, nginx with TLS and the mcp SDK's client, on every deployment."""
-    session.install("-r", TEST_REQUIREMENTS)
+    install(session)
     # Two workers, a test module each at a time: much of an end-to-end test is waiting (health
     # checks, rolling updates, load kept up for seconds), which the other worker fills.
     session.run("pytest", "-m", "e2e", "-q", "-n", "2", "--dist", "loadscope", *session.posargs)

@@ -55,7 +55,8 @@ JWKS = {
 
 def claims(**changes) -> dict:
     now = int(time.time())
-    return {"iss": ISSUER, "aud": RESOURCE, "exp": now + 300, "iat": now, "sub": "u1", "scope": SCOPE} | changes
+    # A day ahead: the parametrized payloads are made when the tests are collected, maybe minutes before they run.
+    return {"iss": ISSUER, "aud": RESOURCE, "exp": now + 86400, "iat": now, "sub": "u1", "scope": SCOPE} | changes
 
 
 def token(payload: dict, key=RSA_KEY, algorithm: str = "RS256", kid: str = "rsa") -> str:

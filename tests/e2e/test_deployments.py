@@ -392,8 +392,21 @@ def test_health_check_reports_a_server_bound_to_loopback(deployments, docker_eng
     host_port = free_port()
     published = f"127.0.0.1:{host_port}:{deployment.answers['port']}"
     tokens = f"{deployment.repo / 'mcp-tokens'}:/app/mcp-tokens:ro"  # the image checks tokens: it needs its file
+    # The image's own probe, sooner: how soon Docker gives up is not what is tested here.
+    sooner = ["--health-interval", "1s", "--health-start-period", "1s"]
     docker_engine.docker(
-        "run", "-d", "--name", name, "-e", "MCP_HOST=127.0.0.1", "-p", published, "-v", tokens, deployment.image
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-e",
+        "MCP_HOST=127.0.0.1",
+        "-p",
+        published,
+        "-v",
+        tokens,
+        *sooner,
+        deployment.image,
     )
     deployment.wait_health("unhealthy", container=name, timeout=120)
     with pytest.raises(httpx.TransportError):

@@ -22,7 +22,7 @@ import pytest
 from .base_image import STANDIN_TAG, UPSTREAM_TAG
 from .debian import is_installed
 from .nginx import NginxError
-from .ports import free_port, free_ports, wait_for_port
+from .ports import free_port, free_ports
 
 SECRET_DOCKERFILE = """\
 ARG PYTHON_IMAGE=python:3.13-slim
@@ -150,13 +150,26 @@ def test_push_to_local_registry(docker_engine, docker_cleanup, registry, smoke_i
     assert registry.tags("e2e/does-not-exist") == []
 
 
+def wait_answering(url: str, timeout: float = 60) -> None:
+    """Until the container's server answers (docker-proxy accepts connections before it listens)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert time.monotonic() < deadline, f"{url} does not answer"
+        time.sleep(0.2)
+
+
 def test_nginx_terminates_tls_and_proxies_to_container(
     docker_engine, docker_cleanup, smoke_image, tls_certs, nginx_factory, tmp_path
 ):
     backend, https_port = free_ports(2)
     name = docker_cleanup.container(docker_cleanup.unique("backend"))
     docker_engine.docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{backend}:8000", smoke_image["tag"])
-    wait_for_port(backend)
+    wait_answering(f"http://127.0.0.1:{backend}/")
     conf = tmp_path / "site.conf"
     conf.write_text(f"""
 server {{

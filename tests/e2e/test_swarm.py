@@ -161,11 +161,23 @@ def test_a_killed_replica_loses_only_the_answers_it_had_begun(stack, tls_certs):
 
 
 def test_rolling_update_to_a_new_image_costs_no_call(stack, tls_certs):
+    """A new release and a new client in one ./deploy-stack.sh, as DEPLOYMENT.md says: the replicas
+    are replaced one at a time with no call lost, and then take the new client's token. (The configs
+    and secrets are named after their content, so a changed tokens file is a new secret.)"""
     deployed, url, token = stack
+    docker, verify = deployed.engine.docker, str(tls_certs.ca_bundle)
+    names = docker("config", "ls", "--format", "{{.Name}}").split()
+    names += docker("secret", "ls", "--format", "{{.Name}}").split()
+    conf = (deployed.repo / "nginx" / f"{deployed.name}.conf").read_bytes()
+    tokens = (deployed.repo / "mcp-tokens" / "clients.sha256").read_bytes()
+    assert f"{deployed.name}-nginx-{hashlib.sha256(conf).hexdigest()[:12]}" in names, names
+    assert f"{deployed.name}-tokens-{hashlib.sha256(tokens).hexdigest()[:12]}" in names, names
     server = deployed.repo / "weather_mcp" / "server.py"
     server.write_text(server.read_text() + "\n# release 2\n")
     published = deployed.script("build-publish.sh")
     assert published.returncode == 0, published.stdout + published.stderr
+    second = add_client(deployed.repo, "second-client")
+    assert raw_tools_call(url, f"Bearer {second}", verify=verify).status_code == 401  # not deployed yet
     old = set(deployed.containers())
     with Load(url, "streamable-http", CLIENTS, **session_options(token, tls_certs)) as load:
         time.sleep(2)
@@ -177,6 +189,7 @@ def test_rolling_update_to_a_new_image_costs_no_call(stack, tls_certs):
     assert not old & set(replicas)  # every replica was replaced
     assert result.failures == [], (len(result.failures), result.failures[:5], proxy_errors(deployed)[-10:])
     assert result.calls >= 300
+    assert raw_tools_call(url, f"Bearer {second}", verify=verify).status_code == 200
 
 
 def test_a_container_on_the_stacks_network_gets_nothing_without_a_token(stack):
@@ -208,27 +221,3 @@ def test_the_stack_checks_tokens_and_passes_check_deployment(stack, tls_certs):
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "add answered" in done.stdout and "401 without a token" in done.stdout
-
-
-def test_a_client_added_is_rolled_out_by_one_more_deploy(stack, tls_certs):
-    """The configs and secrets are named after their content, so a changed file is a new one: a client
-    added with DEPLOYMENT.md's commands reaches the replicas with one more ./deploy-stack.sh, as
-    DEPLOYMENT.md says (the old client's token keeps working)."""
-    deployed, url, token = stack
-    docker = deployed.engine.docker
-    names = (
-        docker("config", "ls", "--format", "{{.Name}}").split()
-        + docker("secret", "ls", "--format", "{{.Name}}").split()
-    )
-    conf = (deployed.repo / "nginx" / f"{deployed.name}.conf").read_bytes()
-    tokens = (deployed.repo / "mcp-tokens" / "clients.sha256").read_bytes()
-    assert f"{deployed.name}-nginx-{hashlib.sha256(conf).hexdigest()[:12]}" in names, names
-    assert f"{deployed.name}-tokens-{hashlib.sha256(tokens).hexdigest()[:12]}" in names, names
-    verify = str(tls_certs.ca_bundle)
-    second = add_client(deployed.repo, "second-client")
-    assert raw_tools_call(url, f"Bearer {second}", verify=verify).status_code == 401  # not deployed yet
-    deployed.deploy()
-    deployed.wait_update()
-    deployed.wait_replicas(REPLICAS, timeout=120)
-    assert raw_tools_call(url, f"Bearer {second}", verify=verify).status_code == 200
-    assert raw_tools_call(url, f"Bearer {token}", verify=verify).status_code == 200
