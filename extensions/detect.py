@@ -63,6 +63,9 @@ SERVER_CLASSES = {
     ("mcp.server.mcpserver.server", "MCPServer"): "mcp2-mcpserver",
     ("fastmcp", "FastMCP"): "fastmcp",
     ("fastmcp.server", "FastMCP"): "fastmcp",
+    # mcp.server exports the high-level class too: FastMCP in 1.x, MCPServer in 2.x.
+    ("mcp.server", "FastMCP"): "mcp1-fastmcp",
+    ("mcp.server", "MCPServer"): "mcp2-mcpserver",
     ("mcp.server", "Server"): "lowlevel",
     ("mcp.server.lowlevel", "Server"): "lowlevel",
     ("mcp.server.lowlevel.server", "Server"): "lowlevel",
