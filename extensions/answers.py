@@ -108,13 +108,19 @@ def parse_server(value: str) -> tuple[str, str]:
     return location, attribute
 
 
-def server_error(value: Any, new_project: bool = False) -> str:
-    """new_project: nothing to serve exists yet, and the answer names where the example server goes."""
+def server_error(value: Any, new_project: bool = False, sdk_dependency: str = "") -> str:
+    """new_project: nothing to serve exists yet, and the answer names where the example server goes.
+    sdk_dependency: the SDK the project's dependencies name, where its server was not found."""
     what = (
         "MODULE:NAME as Python tools name an app, e.g. server:mcp, my_pkg.server:create_server, "
         "src/weather/server.py:app, or a package run as `python -m`, e.g. my_pkg"
     )
     if not isinstance(value, str) or not value.strip():
+        if sdk_dependency and not new_project:
+            return (
+                f"server: your dependencies name {sdk_dependency}, but no server was found in your code; name it"
+                f" (--data server=...): {what}"
+            )
         return f"server: expected {what}"
     location, attribute = parse_server(value)
     if not value.isascii():
@@ -212,7 +218,7 @@ def source_paths_error(value: Any, server: Any = None, detected: Any = None) -> 
             )
     if root := _project_root(detected):
         # What the build copies must be there; a new project's example server is written after the questions.
-        example = new_server_file(server) if isinstance(server, str) and not detected.get("found_server") else ""
+        example = new_server_file(server) if isinstance(server, str) and detected.get("new_project", True) else ""
         for path in sorted(seen):
             if not (root / path).exists() and not (example and (example == path or example.startswith(path + "/"))):
                 return f"source_paths: {path!r} is not in this project, so the image build would fail; expected what is"

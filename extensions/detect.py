@@ -138,6 +138,13 @@ class Detected:
     # example server and a requirements.txt.
     root: str = ""
     existing_project: bool = False
+    # The SDK package the project's dependencies name ("mcp" or "fastmcp", '' if none): such a
+    # repository is never a new project, even where no server was found in its code.
+    sdk_dependency: str = ""
+    # No server and no SDK among the dependencies: the copy writes an example server.
+    new_project: bool = True
+    # Debian packages that the Python dependencies need at run time (SYSTEM_PACKAGES).
+    system_packages: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return "; ".join(self.notes) if self.notes else "no MCP server found (a new project)"
@@ -347,6 +354,75 @@ def dependency_source(root: Path, pyproject: dict) -> str:
     return "requirements.txt"
 
 
+# Python distributions that run a program the slim Python image lacks, and the Debian package
+# that brings it. Only dependencies that need it at import or at every call: GitPython fails at
+# import without git.
+SYSTEM_PACKAGES = {
+    "gitpython": "git",
+    "pygit2": "git",
+    "ffmpeg-python": "ffmpeg",
+    "pydub": "ffmpeg",
+    "moviepy": "ffmpeg",
+    "pdf2image": "poppler-utils",
+    "pytesseract": "tesseract-ocr",
+    "python-magic": "libmagic1",
+    "pygraphviz": "graphviz",
+    "graphviz": "graphviz",
+    "pandoc": "pandoc",
+    "pypandoc": "pandoc",
+}
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    """The normalized distribution names of requirement lines (PEP 503: lower case, '-')."""
+    names = set()
+    for line in requirements:
+        match = _REQUIREMENT_NAME.match(line.split("#")[0])
+        if match and not line.lstrip().startswith("-"):
+            names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+    return names
+
+
+_SCRIPT_METADATA = re.compile(r"(?m)^# /// script\s*$\n((?:^#(?: .*)?$\n)+?)^# ///\s*$")
+
+
+def inline_metadata(source: str) -> dict:
+    """A script's PEP 723 block (`# /// script` ... `# ///`), read as TOML ({} if none)."""
+    match = _SCRIPT_METADATA.search(source)
+    if not match:
+        return {}
+    body = "".join(line[2:] if line.startswith("# ") else line[1:] for line in match.group(1).splitlines(True))
+    try:
+        return tomllib.loads(body)
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def fastmcp_config(root: Path) -> dict:
+    """fastmcp.json, fastmcp's own project file ({} if none or unreadable)."""
+    try:
+        config = json.loads((root / "fastmcp.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def declared_requirements(root: Path, pyproject: dict) -> list[str]:
+    """Every requirement the project declares, wherever: requirements.txt, pyproject.toml
+    ([project] and Poetry's table), fastmcp.json, and a root script's PEP 723 block."""
+    requirements = read_text(root / "requirements.txt").splitlines()
+    requirements += [str(item) for item in pyproject.get("project", {}).get("dependencies", [])]
+    poetry = pyproject.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    requirements += [str(name) for name in poetry if isinstance(poetry, dict)]
+    environment = fastmcp_config(root).get("environment", {})
+    if isinstance(environment, dict):
+        requirements += [str(item) for item in environment.get("dependencies", []) or []]
+    for script in sorted(root.glob("*.py")):
+        requirements += [str(item) for item in inline_metadata(read_text(script)).get("dependencies", [])]
+    return requirements
+
+
 _PIN = re.compile(r"^\s*(fastmcp|mcp)(?:\[[^\]]*\])?\s*(==|>=|~=|<)\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
@@ -360,9 +436,7 @@ def pinned_majors(root: Path) -> dict[str, str]:
             majors[package["name"]] = str(package["version"]).split(".")[0]
     if majors:
         return majors
-    texts = [read_text(root / "requirements.txt")]
-    pyproject = read_toml(root / "pyproject.toml")
-    texts += pyproject.get("project", {}).get("dependencies", [])
+    texts = declared_requirements(root, read_toml(root / "pyproject.toml"))
     for match in _PIN.finditer("\n".join(texts)):
         name, operator, major = match.group(1).lower(), match.group(2), match.group(3)
         if operator == "<":
@@ -453,6 +527,13 @@ def source_paths_for(root: Path, candidate: Candidate) -> list[str]:
     return [own, *sorted(others)]
 
 
+def sdk_for_dependency(package: str, majors: dict[str, str]) -> str:
+    """The likeliest generation for a project that names its SDK but whose server was not found."""
+    if package == "fastmcp":
+        return "fastmcp"
+    return "mcp1-fastmcp" if majors.get("mcp") == "1" else NEW_PROJECT_GENERATION
+
+
 def _rank(candidate: Candidate, scripts: set[str]) -> tuple[int, int]:
     kind = {"object": 0, "factory": 1, "runner": 2}[candidate.kind]
     return (0 if candidate.spec in scripts else 1, kind)
@@ -466,8 +547,18 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     if not root.is_dir():
         return result
     result.existing_project = any((root / name).is_file() for name in DEPENDENCY_FILES)
-    result.renovate_config = renovate_config(root)
     pyproject = read_toml(root / "pyproject.toml")
+    names = requirement_names(declared_requirements(root, pyproject))
+    result.sdk_dependency = next((package for package in ("fastmcp", "mcp") if package in names), "")
+    result.new_project = not result.sdk_dependency
+    result.system_packages = sorted({SYSTEM_PACKAGES[name] for name in names if SYSTEM_PACKAGES.get(name)})
+    if result.system_packages:
+        result.notes.append(
+            "system packages " + ", ".join(result.system_packages) + " for " + ", ".join(
+                sorted(name for name in names if SYSTEM_PACKAGES.get(name))
+            )
+        )
+    result.renovate_config = renovate_config(root)
     result.dependencies = dependency_source(root, pyproject)
     result.python_version, python_source = python_version(root, pyproject)
     if first_copy and (root / "Dockerfile").is_file():
@@ -478,11 +569,22 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     if python_source:
         result.notes.append(f"Python {result.python_version} from {python_source}")
     if not candidates:
+        if result.sdk_dependency:
+            # An MCP project whose server this reading missed: never an example server in it.
+            result.existing_project = True
+            result.sdk = sdk_for_dependency(result.sdk_dependency, majors)
+            result.sure = False
+            result.notes.insert(
+                0,
+                f"your dependencies name {result.sdk_dependency}, but no server was found in the code:"
+                " answer server=MODULE:NAME",
+            )
         return result
     scripts = {str(v) for v in pyproject.get("project", {}).get("scripts", {}).values()}
     candidates.sort(key=lambda c: _rank(c, scripts))
     best = candidates[0]
     result.found_server = result.existing_project = True
+    result.new_project = False
     result.sdk = best.generation
     result.server = best.spec
     if best.kind == "runner":

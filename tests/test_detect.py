@@ -78,3 +78,44 @@ def test_own_dockerfile_only_matters_on_the_first_copy(tmp_path: Path):
     (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
     assert detect(tmp_path, first_copy=True).dockerfile == "Dockerfile.mcp"
     assert detect(tmp_path, first_copy=False).dockerfile == "Dockerfile"
+
+
+@pytest.mark.parametrize(("module", "name", "sdk"), [("mcp.server", "FastMCP", "mcp1-fastmcp"), ("mcp.server", "MCPServer", "mcp2-mcpserver")])
+def test_the_class_as_mcp_server_exports_it_is_found(tmp_path, module, name, sdk):
+    (tmp_path / "main.py").write_text(f"from {module} import {name}\n\nmcp = {name}('x')\n")
+    found = detect(tmp_path)
+    assert (found.found_server, found.sdk, found.server, found.new_project) == (True, sdk, "main:mcp", False)
+
+
+@pytest.mark.parametrize(
+    ("files", "package", "sdk"),
+    [
+        ({"requirements.txt": "mcp>=1.2,<2\n"}, "mcp", "mcp1-fastmcp"),
+        ({"pyproject.toml": '[project]\nname = "x"\ndependencies = ["fastmcp>=2.12"]\n'}, "fastmcp", "fastmcp"),
+        ({"fastmcp.json": '{"environment": {"dependencies": ["fastmcp>=2.12,<3"]}}'}, "fastmcp", "fastmcp"),
+        ({"weather.py": '# /// script\n# dependencies = ["mcp>=2,<3"]\n# ///\nimport mcp\n'}, "mcp", "mcp2-mcpserver"),
+        ({"pyproject.toml": '[tool.poetry.dependencies]\npython = "^3.11"\nmcp = "^1.23"\n'}, "mcp", "mcp2-mcpserver"),
+    ],
+)
+def test_a_project_whose_dependencies_name_the_sdk_is_never_new(tmp_path, files, package, sdk):
+    """Whatever form hides its server from this reading: no example server, and the copy asks for one."""
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "serve.py").write_text("import importlib\nServer = importlib.import_module('mcp.server').FastMCP\n")
+    found = detect(tmp_path)
+    assert (found.found_server, found.new_project, found.sdk_dependency, found.sdk) == (False, False, package, sdk)
+    assert found.summary().startswith(f"your dependencies name {package}, but no server was found")
+
+
+def test_a_project_without_the_sdk_among_its_dependencies_is_new(tmp_path):
+    (tmp_path / "requirements.txt").write_text("mcp-proxy\nrequests  # mcp later\n")
+    assert detect(tmp_path).new_project
+
+
+@pytest.mark.parametrize(
+    ("requirement", "packages"),
+    [("GitPython>=3.1", ["git"]), ("gitpython", ["git"]), ("pdf2image", ["poppler-utils"]), ("pytesseract\npydub", ["ffmpeg", "tesseract-ocr"]), ("requests", [])],
+)
+def test_system_packages_follow_the_python_dependencies(tmp_path, requirement, packages):
+    (tmp_path / "requirements.txt").write_text(f"mcp>=1.23,<2\n{requirement}\n")
+    assert detect(tmp_path).system_packages == packages

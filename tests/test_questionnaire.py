@@ -168,7 +168,7 @@ def test_an_ingress_host_must_be_a_name():
 def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
     """What the image is built from must be in the project: the dependency file, the paths it copies,
     a Dockerfile of the template's own; a new project's example server is written after the questions."""
-    existing = {"found_server": True, "existing_project": True, "root": str(tmp_path), "dockerfile": "Dockerfile.mcp"}
+    existing = {"found_server": True, "existing_project": True, "new_project": False, "root": str(tmp_path), "dockerfile": "Dockerfile.mcp"}
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'w'\n")
     (tmp_path / "server.py").write_text("")
     (tmp_path / "Dockerfile").write_text("FROM python:3.13-slim\n")
@@ -189,7 +189,7 @@ def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
         "dockerfile: this project has a Dockerfile of its own"
     )
     # A new project: requirements.txt is made for it, and its example server goes where `server` says.
-    new = {"found_server": False, "existing_project": False, "root": str(tmp_path / "new"), "dockerfile": "Dockerfile"}
+    new = {"found_server": False, "existing_project": False, "new_project": True, "root": str(tmp_path / "new"), "dockerfile": "Dockerfile"}
     fresh = {**VALID, "server": "weather.server:mcp", "source_paths": ["weather"], "dependencies": "requirements.txt"}
     assert problems(fresh, new) == []
     assert (
@@ -199,6 +199,13 @@ def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
     assert problems({**fresh, "dependencies": "pyproject.toml"}, new)[0].startswith(
         "dependencies: pyproject.toml needs pyproject.toml"
     )
+    # A project whose dependencies name its SDK, where the reading found no server: never an example
+    # server in it, and no default to take; the copy stops asking for the one answer.
+    unread = {**new, "new_project": False, "existing_project": True, "sdk_dependency": "mcp", "root": str(tmp_path)}
+    assert problems({**answers, "server": ""}, unread)[0].startswith(
+        "server: your dependencies name mcp, but no server was found in your code; name it (--data server=...)"
+    )
+    assert problems(answers, unread) == []
 
 
 @pytest.mark.parametrize(
