@@ -16,6 +16,8 @@ from pathlib import Path
 
 from plumbum import local
 
+from .cache import file_lock
+
 _lock = threading.Lock()
 _apt_updated = False
 _POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
@@ -75,6 +77,15 @@ def _services_not_started():
 
 def ensure_packages(*names: str) -> None:
     """Install the Debian packages among ``names`` that are missing (no-op when all present)."""
+    if not missing_packages(*names):
+        return
+    # One installer at a time: the xdist workers ask for the same packages at once on a fresh
+    # machine, and the one that waited finds them installed.
+    with file_lock("debian-packages"):
+        _install_missing(names)
+
+
+def _install_missing(names: tuple[str, ...]) -> None:
     missing = missing_packages(*names)
     if not missing:
         return

@@ -155,8 +155,12 @@ def _make_shims() -> None:
         link = SHIM_BIN / name
         if link.is_symlink() and os.readlink(link) == str(target):
             continue
-        link.unlink(missing_ok=True)
-        link.symlink_to(target)
+        # Made aside and renamed into place: the xdist workers make the shims at the same moment
+        # on a fresh machine, and a rename replaces atomically where unlink-then-link races.
+        made = SHIM_BIN / f".{name}.{os.getpid()}"
+        made.unlink(missing_ok=True)
+        made.symlink_to(target)
+        made.replace(link)
 
 
 def _pid_alive(pid: int) -> bool:
