@@ -716,7 +716,10 @@ class Deployment:
             "compose_env": self.compose_environment,
             "tokens_folder": TOKENS_FOLDER,
             "copy_paths": [str(path).rstrip("/") or path for path in self.answers.get("source_paths") or []],
-            "dockerignore_file": ".dockerignore" if dockerfile == "Dockerfile" else f"{dockerfile}.dockerignore",
+            # BuildKit reads the ignore file named after the Dockerfile before the project's own
+            # .dockerignore, which is written for other builds (and may keep out a README the
+            # package build needs).
+            "dockerignore_file": f"{dockerfile}.dockerignore",
             "uv_version": UV_VERSION,
             "poetry_version": POETRY_VERSION,
             "poetry_export_version": POETRY_EXPORT_VERSION,

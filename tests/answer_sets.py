@@ -30,6 +30,9 @@ TRANSPORTS = choices("transport")
 # Where each transport's clients connect.
 ENDPOINTS = {name: path for name, (path, _) in TRANSPORT_ENDPOINTS.items()}
 DEPENDENCIES = choices("dependencies")
+LOCK_POLICIES = [QUESTIONS["lock_policy"]["default"]] + [
+    policy for policy in choices("lock_policy") if policy != QUESTIONS["lock_policy"]["default"]
+]
 ENV_VARS = [{"name": "API_KEY", "description": "Key for the weather API"}, "LOG_LEVEL=info", "REGION="]
 SOURCE_PATHS = ["server.py", "tools/", "formatting.py"]
 SYSTEM_PACKAGES = ["git", "jq"]
@@ -49,7 +52,7 @@ OAUTH_ANSWERS = {"oauth_issuer": "https://tenant.eu.auth0.com/", "oauth_scopes":
 
 
 def answer_set(
-    sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose"
+    sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose", lock_policy=None
 ) -> tuple[str, dict]:
     """The answers for one combination, with a readable id (the default auth is left out of it)."""
     front = front_for({"orchestrator": orchestrator, "use_nginx": nginx})
@@ -66,6 +69,8 @@ def answer_set(
         "auth": auth,
         "orchestrator": orchestrator,
     }
+    if lock_policy:
+        chosen["lock_policy"] = lock_policy
     if orchestrator == "compose":
         chosen["use_nginx"] = nginx  # asked only there: Swarm has its nginx, Kubernetes its Ingress
     if orchestrator == "kubernetes":
@@ -81,6 +86,7 @@ def answer_set(
     parts = [sdk, transport, dependencies.replace(".", ""), front]
     parts += ["private" if private else "public", "extras" if extras else "plain"]
     parts += [] if auth == DEFAULT_AUTH else [f"auth{auth}"]
+    parts += [f"lock{lock_policy}"] if lock_policy else []
     return "-".join(parts), chosen
 
 
@@ -100,6 +106,10 @@ def combinations():
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 if auth != DEFAULT_AUTH:
                     yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, front.nginx, auth)
+            # The other ways a lock file is used (the default is among the rows above): the build's
+            # install steps, the same whatever the transport.
+            for sdk, policy in itertools.product(SDKS, LOCK_POLICIES[1:]):
+                yield answer_set(sdk, TRANSPORTS[0], "uv.lock", front.nginx, False, True, lock_policy=policy)
         else:
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 orchestrator = front.orchestrator

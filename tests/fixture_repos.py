@@ -8,6 +8,9 @@ from pathlib import Path
 import copier
 from plumbum import local
 
+from extensions import new_project
+from extensions.answers import default_server
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -175,6 +178,11 @@ def prepare_new_project(repo: Path, answers: dict) -> list[str]:
         for name in ["pyproject.toml", *LOCK_FILES[dependencies]]:
             shutil.copy(source / name, repo / name)
             written.append(name)
+        # Dependencies that name the SDK make a project that has its server (the template writes no
+        # example into a project like that): the example server, written first by the user.
+        server = answers.get("server") or default_server(answers.get("sdk", "mcp2-mcpserver"))
+        example = {"image": "ghcr.io/acme/weather-mcp", "transport": "streamable-http", **answers, "server": server}
+        written += new_project.create(repo, {"sdk": "mcp2-mcpserver", **example})
     for path in answers.get("source_paths", []):
         if path.endswith("/"):
             (repo / path / "helper.py").parent.mkdir(parents=True, exist_ok=True)

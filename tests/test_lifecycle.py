@@ -608,8 +608,9 @@ EXISTING = {
 # What the template would write there too: the user's Dockerfile and .dockerignore are not among
 # them, as the template's Dockerfile is Dockerfile.mcp (with Dockerfile.mcp.dockerignore) then.
 KEPT = ["clients/claude-code.mcp.json", "docker-compose.yaml"]
-# What the answers file records as theirs: those, and their Dockerfile and .dockerignore.
-RECORDED_USER_FILES = sorted([*KEPT, "Dockerfile", ".dockerignore"])
+# What the answers file records as theirs: those, and their Dockerfile (the template never writes a
+# .dockerignore: its ignore file is named after its Dockerfile).
+RECORDED_USER_FILES = sorted([*KEPT, "Dockerfile"])
 
 
 def existing_repository(path: Path) -> Path:

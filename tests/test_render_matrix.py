@@ -327,7 +327,7 @@ def check_auth(project, answers, env, claude):
     # The server's own token file: mounted, ignored by git and Docker, documented.
     assert ("./mcp-tokens:/app/mcp-tokens:ro" in compose.get("volumes", [])) == (auth == "tokens")
     assert ("mcp-tokens/" in (project / ".gitignore").read_text().splitlines()) == (auth == "tokens")
-    assert "**/mcp-tokens" in (project / ".dockerignore").read_text().splitlines()
+    assert "**/mcp-tokens" in (project / "Dockerfile.dockerignore").read_text().splitlines()
     assert ("## Clients and tokens" in deployment_md) == (auth == "tokens")
     assert ("## OAuth" in deployment_md) == (auth == "oauth")
     assert ("## No authentication" in deployment_md) == (auth == "none")
