@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .deployment import RESERVED_ENV_VARS, TRANSPORTS, clean_prefix, parse_env_var, registry_host
+from .deployment import RESERVED_ENV_VARS, TRANSPORTS, clean_prefix, parse_env_var, registry_host, script_file
 from .dockerignore import ignored_by
 from .generations import GENERATIONS
 from .generations import version_tuple as parse_version
@@ -190,6 +190,13 @@ def server_code_paths(server: str) -> list[str]:
     return [f"{top}.py", top, f"src/{top}.py", f"src/{top}"]
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _project_root(detected: Any) -> Path | None:
     """The destination folder, where `detected` (detect.py) says which one it is."""
     root = detected.get("root") if isinstance(detected, dict) else None
@@ -268,12 +275,22 @@ def dockerfile_error(value: Any, detected: Any = None) -> str:
     return ""
 
 
-def dependencies_error(value: Any, detected: Any = None) -> str:
+def dependencies_error(value: Any, detected: Any = None, server: Any = None) -> str:
     """The dependency file the answer names is in the project (a new one gets a requirements.txt)."""
     root = _project_root(detected)
     if root is None or not isinstance(value, str):
         return ""
-    needed = {"requirements.txt": [], "pyproject.toml": ["pyproject.toml"]}.get(value, ["pyproject.toml", value])
+    if value == "script":
+        script = script_file(server) if isinstance(server, str) and server else ""
+        if not script or "# /// script" not in _read(root / script):
+            return (
+                f"dependencies: script means the inline metadata (PEP 723 `# /// script`) of the server's file,"
+                f" and {script or 'the server answer'} has none; expected the file the project keeps its dependencies in"
+            )
+        return ""
+    needed = {"requirements.txt": [], "pyproject.toml": ["pyproject.toml"], "fastmcp.json": ["fastmcp.json"]}.get(
+        value, ["pyproject.toml", value]
+    )
     if value == "requirements.txt" and (root / "pyproject.toml").is_file() and not (root / value).is_file():
         return (
             "dependencies: this project has no requirements.txt but a pyproject.toml; expected pyproject.toml"

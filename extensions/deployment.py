@@ -336,6 +336,15 @@ SERVER_ARGS = EnvEntry(
 # --- what is derived from the answers ------------------------------------------------------
 
 
+
+def script_file(server: str) -> str:
+    """The file a server answer names, as a script with inline metadata (PEP 723) is run:
+    server.py for server:mcp, src/app.py for src/app.py:mcp."""
+    location = server.partition(":")[0]
+    if location.endswith(".py"):
+        return location.removeprefix("./")
+    return "/".join(location.split(".")) + ".py"
+
 def clean_prefix(value: str) -> str:
     return value.strip("/")
 
@@ -715,6 +724,10 @@ class Deployment:
             "server_env": self.server_environment,
             "compose_env": self.compose_environment,
             "tokens_folder": TOKENS_FOLDER,
+            # The file the dependencies are read from: the server's own for inline script metadata.
+            "dependency_file": script_file(self.answers["server"])
+            if self.answers.get("dependencies") == "script"
+            else self.answers.get("dependencies", "requirements.txt"),
             "copy_paths": [str(path).rstrip("/") or path for path in self.answers.get("source_paths") or []],
             # BuildKit reads the ignore file named after the Dockerfile before the project's own
             # .dockerignore, which is written for other builds (and may keep out a README the

@@ -70,6 +70,8 @@ SERVER_CLASSES = {
     ("mcp.server.lowlevel", "Server"): "lowlevel",
     ("mcp.server.lowlevel.server", "Server"): "lowlevel",
 }
+# How the high-level servers take a tool: `@mcp.tool`, `mcp.add_tool(fn)`.
+TOOL_REGISTRATIONS = frozenset({"tool", "add_tool"})
 LOWLEVEL_V1_DECORATORS = frozenset({"list_tools", "call_tool", "list_resources", "read_resource", "list_prompts"})
 
 
@@ -83,6 +85,8 @@ class Candidate:
     kind: str  # "object", "factory" or "runner"
     path: str  # the file, relative to the repository
     is_main_module: bool = False  # in a package's __main__.py
+    required_parameters: list[str] = field(default_factory=list)  # a function's, without defaults
+    main_guard: bool = False  # its module runs the server as a script (`if __name__ == "__main__":`)
 
     @property
     def spec(self) -> str:
@@ -223,7 +227,26 @@ class _ServerFinder(ast.NodeVisitor):
         self.decorator_v1 = False
         self.typer_apps: set[str] = set()
         self.typer_command_of: dict[str, str] = {}  # top-level function -> the app whose command it is
+        self.required_parameters: dict[str, list[str]] = {}  # top-level function -> parameters without default
+        self.registers_at_import = False  # a tool registered by code that runs when the module is imported
+        self.main_guard = False  # `if __name__ == "__main__":`
         self._function: str | None = None
+
+    def visit_If(self, node: ast.If) -> None:
+        if self._function is None and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"':
+            self.main_guard = True
+            # What runs only as a script does not run on import.
+            function, self._function = self._function, "__main__"
+            self.generic_visit(node)
+            self._function = function
+            return
+        self.generic_visit(node)
+
+    def _note_registration(self, call: ast.expr) -> None:
+        """`@x.tool`, `@x.tool(...)`, `x.add_tool(...)` at import time."""
+        target = call.func if isinstance(call, ast.Call) else call
+        if self._function is None and isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
+            self.registers_at_import = True
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
@@ -247,7 +270,14 @@ class _ServerFinder(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         outer = self._function
+        for decorator in node.decorator_list:
+            self._note_registration(decorator)
         if outer is None:
+            arguments = node.args.posonlyargs + node.args.args
+            defaulted = len(node.args.defaults)
+            required = [a.arg for a in arguments[: len(arguments) - defaulted] if a.arg not in ("self", "cls")]
+            required += [a.arg for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is None]
+            self.required_parameters[node.name] = required
             self._function = node.name
             for decorator in node.decorator_list:
                 # `@app.command()`: a typer app's command. (A click command needs nothing: its
@@ -283,6 +313,7 @@ class _ServerFinder(ast.NodeVisitor):
     visit_AnnAssign = visit_Assign
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._note_registration(node)
         if self.generation_of(node.func) and not any(node is made for _, _, made in self.made):
             # Made without being assigned to a name: `return FastMCP(...)`, `serve(Server(...))`.
             self.made.append((self._function, None, node))
@@ -322,15 +353,30 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
                 sure = sure and said
             if function is None:
                 if name:
-                    candidates.append(Candidate(generation, module, name, "object", relative))
+                    candidates.append(
+                        Candidate(generation, module, name, "object", relative, main_guard=finder.main_guard)
+                    )
                 continue
             kind = "factory" if name and name in finder.returns.get(function, set()) else "runner"
             attribute = function
+            required = finder.required_parameters.get(function, [])
             if finder.typer_command_of.get(function) in finder.typer_apps:
                 # The Typer app parses the command line; the function alone would not.
-                attribute = finder.typer_command_of[function]
+                attribute, required = finder.typer_command_of[function], []
+            if function == "__main__":
+                # Made only when run as a script: the module is what to run.
+                attribute, kind = "", "runner"
             candidates.append(
-                Candidate(generation, module, attribute, kind, relative, is_main_module=path.name == "__main__.py")
+                Candidate(
+                    generation,
+                    module,
+                    attribute,
+                    kind,
+                    relative,
+                    is_main_module=path.name == "__main__.py" or function == "__main__",
+                    required_parameters=required,
+                    main_guard=finder.main_guard,
+                )
             )
     return candidates, sure
 
@@ -339,7 +385,7 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
 
 
 # The files the `dependencies` answer may name, and what each needs next to it.
-DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock")
+DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock", "fastmcp.json")
 
 
 def dependency_source(root: Path, pyproject: dict) -> str:
@@ -534,6 +580,102 @@ def sdk_for_dependency(package: str, majors: dict[str, str]) -> str:
     return "mcp1-fastmcp" if majors.get("mcp") == "1" else NEW_PROJECT_GENERATION
 
 
+def _module_file(base: Path, parts: list[str]) -> list[Path]:
+    """The files a dotted name below base can be: a module, or a package's __init__.py."""
+    target = base.joinpath(*parts) if parts else base
+    return [f for f in (target.with_suffix(".py") if parts else None, target / "__init__.py") if f and f.is_file()]
+
+
+def imported_files(root: Path, path: Path) -> set[Path]:
+    """The project's files that importing path runs: what it imports (absolute from the root or src/,
+    or relative), their packages' __init__.py, and so on."""
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        folder = current.parent
+        while folder != root and (folder / "__init__.py").is_file():  # a package runs its __init__ first
+            todo.append(folder / "__init__.py")
+            folder = folder.parent
+        try:
+            tree = ast.parse(read_text(current))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [(alias.name.split("."), []) for alias in node.names]
+                bases = [root, root / "src", current.parent]
+            elif isinstance(node, ast.ImportFrom):
+                module = (node.module or "").split(".") if node.module else []
+                names = [(module, [alias.name for alias in node.names])]
+                if node.level:
+                    base = current.parent
+                    for _ in range(node.level - 1):
+                        base = base.parent
+                    bases = [base]
+                else:
+                    bases = [root, root / "src", current.parent]
+            else:
+                continue
+            for parts, members in names:
+                for base in bases:
+                    found = _module_file(base, parts)
+                    todo += found
+                    for member in members:  # `from pkg import module`
+                        todo += [f for f in _module_file(base, [*parts, member]) if f.name != "__init__.py" or parts]
+    return seen
+
+
+def registers_at_import(path: Path) -> bool:
+    finder = _ServerFinder()
+    try:
+        finder.visit(ast.parse(read_text(path)))
+    except (SyntaxError, ValueError):
+        return False
+    return finder.registers_at_import
+
+
+def registers_anywhere(path: Path) -> bool:
+    """A tool registration anywhere in the file, in a function or not."""
+    try:
+        tree = ast.parse(read_text(path))
+    except (SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        target = node.func if isinstance(node, ast.Call) else node
+        if isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
+            return True
+    return False
+
+
+def served_instead(root: Path, best: Candidate, scripts: set[str]) -> tuple[str, str]:
+    """What to serve instead of best, and why ('', '' to keep it): where importing the server would not
+    make it whole, what the project's own command line runs."""
+    top = best.module.split(".")[0]
+    script = next((s for s in sorted(scripts) if s.split(":")[0].split(".")[0] == top), "")
+    if best.kind == "object" and best.generation in ("mcp1-fastmcp", "mcp2-mcpserver", "fastmcp"):
+        if any(registers_at_import(f) for f in imported_files(root, root / best.path)):
+            return "", ""
+        if not any(registers_anywhere(f) for f in python_files(root)):
+            return "", ""
+        why = f"{best.spec} gets its tools from code that importing it does not run"
+    elif best.kind in ("factory", "runner") and best.required_parameters:
+        why = f"{best.spec} needs {', '.join(best.required_parameters)}, which its command line gives"
+    else:
+        return "", ""
+    if script:
+        return script, f"{why}: served through the project's command {script} (its [project.scripts] entry)"
+    package_main = next((f for f in ((root / "src" / top), root / top) if (f / "__main__.py").is_file()), None)
+    if package_main is not None and "." in best.module:
+        return top, f"{why}: served as `python -m {top}` runs it"
+    if best.main_guard and not best.module.endswith(".py"):
+        return best.module, f"{why}: served as `python -m {best.module}` (its `__main__` block) runs it"
+    return "", ""
+
+
 def _rank(candidate: Candidate, scripts: set[str]) -> tuple[int, int]:
     kind = {"object": 0, "factory": 1, "runner": 2}[candidate.kind]
     return (0 if candidate.spec in scripts else 1, kind)
@@ -595,6 +737,16 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
                 result.server = script
                 result.notes.append(f"served through the project's command {script} (its [project.scripts] entry)")
                 break
+    instead, why = served_instead(root, best, scripts)
+    if instead:
+        result.server = instead
+        result.notes.append(why)
+    if result.dependencies == "requirements.txt" and not (root / "requirements.txt").is_file():
+        # Nothing else declares them: fastmcp's own project file, or the script's inline metadata.
+        if fastmcp_config(root).get("environment", {}).get("dependencies"):
+            result.dependencies = "fastmcp.json"
+        elif inline_metadata(read_text(root / best.path)).get("dependencies"):
+            result.dependencies = "script"
     result.source_paths = source_paths_for(root, best)
     result.sure = sure and len({c.spec for c in candidates}) == 1
     described = f"{GENERATIONS[best.generation].label}: {best.kind} {best.spec} in {best.path}"
@@ -605,5 +757,6 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     if not sure:
         result.notes.append("the low-level Server's mcp major was read from the dependency pins, not the code")
     has_file = (root / result.dependencies).is_file() or result.dependencies != "requirements.txt"
-    result.notes.append(f"dependencies from {result.dependencies}" if has_file else "no dependency file yet")
+    source = f"{best.path}'s inline script metadata" if result.dependencies == "script" else result.dependencies
+    result.notes.append(f"dependencies from {source}" if has_file else "no dependency file yet")
     return result

@@ -30,6 +30,9 @@ TRANSPORTS = choices("transport")
 # Where each transport's clients connect.
 ENDPOINTS = {name: path for name, (path, _) in TRANSPORT_ENDPOINTS.items()}
 DEPENDENCIES = choices("dependencies")
+# fastmcp.json's list and a script's inline metadata: installed as they are, like requirements.txt.
+DECLARED_ONLY = ["fastmcp.json", "script"]
+LOCKED_OR_LISTED = [source for source in DEPENDENCIES if source not in DECLARED_ONLY]
 LOCK_POLICIES = [QUESTIONS["lock_policy"]["default"]] + [
     policy for policy in choices("lock_policy") if policy != QUESTIONS["lock_policy"]["default"]
 ]
@@ -100,12 +103,16 @@ def combinations():
     transport x auth, the files that differ by them."""
     for front in FRONTS.values():
         if front.orchestrator == "compose":
-            for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False)):
+            for row in itertools.product(SDKS, TRANSPORTS, LOCKED_OR_LISTED, (True, False), (True, False)):
                 sdk, transport, dependencies, private, extras = row
                 yield answer_set(sdk, transport, dependencies, front.nginx, private, extras)
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 if auth != DEFAULT_AUTH:
                     yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, front.nginx, auth)
+            # The files a project declares its dependencies in besides those: a list installed as it
+            # is, with or without private dependencies, the same whatever the transport.
+            for sdk, dependencies, private in itertools.product(SDKS, DECLARED_ONLY, (True, False)):
+                yield answer_set(sdk, TRANSPORTS[0], dependencies, front.nginx, private, True)
             # The other ways a lock file is used (the default is among the rows above): the build's
             # install steps, the same whatever the transport.
             for sdk, policy in itertools.product(SDKS, LOCK_POLICIES[1:]):

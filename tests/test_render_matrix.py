@@ -136,10 +136,12 @@ def check_consistency(project, answers):
         "pyproject.toml": "uv pip install -r pyproject.toml -c /tmp/sdk-constraint.txt",
         "uv.lock": "uv sync --locked --no-dev --no-install-project",
         "poetry.lock": "poetry export --only main --format requirements.txt --output /tmp/locked.txt",
+        "fastmcp.json": "pip install --no-cache-dir -r /tmp/requirements.txt -c /tmp/sdk-constraint.txt",
+        "script": "uv pip install -r /tmp/script/server.py -c /tmp/sdk-constraint.txt",
     }
     for source, command in install.items():
         assert (command in build) == (source == answers["dependencies"]), source
-    assert build.index("RUN python sdk_check.py") > build.index(install[answers["dependencies"]])
+    assert build.rindex("python sdk_check.py\n") > build.index(install[answers["dependencies"]])
     assert "ARG PYTHON_IMAGE=python:3.13-slim" in dockerfile
     assert f"MCP_TRANSPORT={answers['transport']}" in dockerfile
     for path in answers["source_paths"]:
