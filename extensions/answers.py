@@ -284,8 +284,9 @@ def dependencies_error(value: Any, detected: Any = None, server: Any = None) -> 
         script = script_file(server) if isinstance(server, str) and server else ""
         if not script or "# /// script" not in _read(root / script):
             return (
-                f"dependencies: script means the inline metadata (PEP 723 `# /// script`) of the server's file,"
-                f" and {script or 'the server answer'} has none; expected the file the project keeps its dependencies in"
+                "dependencies: script means the inline metadata (PEP 723 `# /// script`) of the server's file,"
+                f" and {script or 'the server answer'} has none; expected the file the project keeps its"
+                " dependencies in"
             )
         return ""
     needed = {"requirements.txt": [], "pyproject.toml": ["pyproject.toml"], "fastmcp.json": ["fastmcp.json"]}.get(

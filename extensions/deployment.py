@@ -239,9 +239,9 @@ class TemplateVariable:
 # Every environment variable the rendered files read. An `env_vars` answer may take none of
 # these names (RESERVED_ENV_VARS), and the tests check that the rendered files read no other.
 TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
-    TemplateVariable("MCP_TRANSPORT", "mcp_serve.py", "the transport: streamable-http, sse or stdio"),
-    TemplateVariable("MCP_HOST", "mcp_serve.py", "the address the server binds"),
-    TemplateVariable("MCP_PORT", "mcp_serve.py", "the port the server listens on"),
+    TemplateVariable("MCP_SERVE_TRANSPORT", "mcp_serve.py", "the transport: streamable-http, sse or stdio"),
+    TemplateVariable("MCP_SERVE_HOST", "mcp_serve.py", "the address the server binds"),
+    TemplateVariable("MCP_SERVE_PORT", "mcp_serve.py", "the port the server listens on"),
     TemplateVariable("MCP_ALLOWED_HOSTS", "mcp_serve.py", "the Host headers the server accepts"),
     TemplateVariable("MCP_ALLOWED_ORIGINS", "mcp_serve.py", "the Origin headers the server accepts"),
     TemplateVariable("MCP_SERVER_ARGS", "mcp_serve.py", "command-line arguments for a server function"),
@@ -336,7 +336,6 @@ SERVER_ARGS = EnvEntry(
 # --- what is derived from the answers ------------------------------------------------------
 
 
-
 def script_file(server: str) -> str:
     """The file a server answer names, as a script with inline metadata (PEP 723) is run:
     server.py for server:mcp, src/app.py for src/app.py:mcp."""
@@ -344,6 +343,7 @@ def script_file(server: str) -> str:
     if location.endswith(".py"):
         return location.removeprefix("./")
     return "/".join(location.split(".")) + ".py"
+
 
 def clean_prefix(value: str) -> str:
     return value.strip("/")
@@ -640,9 +640,9 @@ class Deployment:
         Kubernetes manifests set it; example.env holds the settings among them."""
         a = self.answers
         entries = [
-            EnvEntry("MCP_TRANSPORT", f"clients connect to {self.endpoint_path}", a["transport"]),
-            EnvEntry("MCP_HOST", BIND_ALL, ANY),
-            EnvEntry("MCP_PORT", "", str(a["port"])),
+            EnvEntry("MCP_SERVE_TRANSPORT", f"clients connect to {self.endpoint_path}", a["transport"]),
+            EnvEntry("MCP_SERVE_HOST", BIND_ALL, ANY),
+            EnvEntry("MCP_SERVE_PORT", "", str(a["port"])),
         ]
         hosts_why = 'Host headers the server accepts (others get 421 "Invalid Host header"): the names clients use'
         origins_why = "browser Origins it accepts (others get 403)"

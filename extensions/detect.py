@@ -276,7 +276,7 @@ class _ServerFinder(ast.NodeVisitor):
             arguments = node.args.posonlyargs + node.args.args
             defaulted = len(node.args.defaults)
             required = [a.arg for a in arguments[: len(arguments) - defaulted] if a.arg not in ("self", "cls")]
-            required += [a.arg for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is None]
+            required += [a.arg for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d is None]
             self.required_parameters[node.name] = required
             self._function = node.name
             for decorator in node.decorator_list:
@@ -696,9 +696,10 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     result.system_packages = sorted({SYSTEM_PACKAGES[name] for name in names if SYSTEM_PACKAGES.get(name)})
     if result.system_packages:
         result.notes.append(
-            "system packages " + ", ".join(result.system_packages) + " for " + ", ".join(
-                sorted(name for name in names if SYSTEM_PACKAGES.get(name))
-            )
+            "system packages "
+            + ", ".join(result.system_packages)
+            + " for "
+            + ", ".join(sorted(name for name in names if SYSTEM_PACKAGES.get(name)))
         )
     result.renovate_config = renovate_config(root)
     result.dependencies = dependency_source(root, pyproject)

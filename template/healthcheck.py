@@ -10,7 +10,7 @@ import sys
 import urllib.error
 import urllib.request
 
-url = f"http://{socket.gethostname()}:{os.environ.get('MCP_PORT', '8000')}/healthz"
+url = f"http://{socket.gethostname()}:{os.environ.get('MCP_SERVE_PORT', '8000')}/healthz"
 # No proxy: an HTTP_PROXY in the container's environment must not answer for the server.
 opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 try:

@@ -153,7 +153,7 @@ REAL_SHAPES: dict[str, dict] = {
         "sdk": "mcp1-fastmcp",
         "serves": "weather:mcp",
         "tools": {"add", "get_forecast"},
-        "dependencies": "weather.py",
+        "dependencies": "script",  # the inline metadata of weather.py, the server's file
         "system_packages": [],
     },
     "monorepo": {

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fixture_repos import DETECTED, FIXTURES
+from real_shapes import REAL_SHAPES
 
 from extensions.detect import detect
 from extensions.generations import NEW_PROJECT_GENERATION
@@ -80,7 +81,10 @@ def test_own_dockerfile_only_matters_on_the_first_copy(tmp_path: Path):
     assert detect(tmp_path, first_copy=False).dockerfile == "Dockerfile"
 
 
-@pytest.mark.parametrize(("module", "name", "sdk"), [("mcp.server", "FastMCP", "mcp1-fastmcp"), ("mcp.server", "MCPServer", "mcp2-mcpserver")])
+@pytest.mark.parametrize(
+    ("module", "name", "sdk"),
+    [("mcp.server", "FastMCP", "mcp1-fastmcp"), ("mcp.server", "MCPServer", "mcp2-mcpserver")],
+)
 def test_the_class_as_mcp_server_exports_it_is_found(tmp_path, module, name, sdk):
     (tmp_path / "main.py").write_text(f"from {module} import {name}\n\nmcp = {name}('x')\n")
     found = detect(tmp_path)
@@ -114,8 +118,23 @@ def test_a_project_without_the_sdk_among_its_dependencies_is_new(tmp_path):
 
 @pytest.mark.parametrize(
     ("requirement", "packages"),
-    [("GitPython>=3.1", ["git"]), ("gitpython", ["git"]), ("pdf2image", ["poppler-utils"]), ("pytesseract\npydub", ["ffmpeg", "tesseract-ocr"]), ("requests", [])],
+    [
+        ("GitPython>=3.1", ["git"]),
+        ("gitpython", ["git"]),
+        ("pdf2image", ["poppler-utils"]),
+        ("pytesseract\npydub", ["ffmpeg", "tesseract-ocr"]),
+        ("requests", []),
+    ],
 )
 def test_system_packages_follow_the_python_dependencies(tmp_path, requirement, packages):
     (tmp_path / "requirements.txt").write_text(f"mcp>=1.23,<2\n{requirement}\n")
     assert detect(tmp_path).system_packages == packages
+
+
+@pytest.mark.parametrize("fixture", REAL_SHAPES)
+def test_each_published_shape_is_read_as_its_command_line_runs_it(fixture):
+    """tests/real_shapes.py: the answers `copier copy --defaults` gives are the ones that serve every tool."""
+    shape = REAL_SHAPES[fixture]
+    found = detect(FIXTURES / fixture / shape["subfolder"])
+    got = (found.sdk, found.server, found.dependencies, found.system_packages, found.new_project)
+    assert got == (shape["sdk"], shape["serves"], shape["dependencies"], shape["system_packages"], False)

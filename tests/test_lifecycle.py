@@ -100,7 +100,7 @@ def insert_after(text: str, anchor: str, line: str) -> str:
 
 # The user's edits to template-owned files that the template did not touch between the releases.
 CLEAN_EDITS = {
-    "docker-compose.yaml": lambda text: insert_after(text, "MCP_PORT:", "LOG_LEVEL: debug"),
+    "docker-compose.yaml": lambda text: insert_after(text, "MCP_SERVE_PORT:", "LOG_LEVEL: debug"),
     NGINX_CONF: lambda text: insert_after(text, "ssl_session_tickets off;", "client_max_body_size 10m;"),
     "Dockerfile": lambda text: text.replace(
         "# Non-root user, by number so Kubernetes' runAsNonRoot",

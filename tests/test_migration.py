@@ -289,7 +289,9 @@ def dockerignored(project: Path, path: str) -> str:
         line.strip()
         for line in next(
             path for path in (project / "Dockerfile.dockerignore", project / ".dockerignore") if path.is_file()
-        ).read_text().splitlines()
+        )
+        .read_text()
+        .splitlines()
         if line.strip() and not line.startswith("#")
     ]
     parts = path.split("/")

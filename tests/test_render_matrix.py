@@ -143,7 +143,7 @@ def check_consistency(project, answers):
         assert (command in build) == (source == answers["dependencies"]), source
     assert build.rindex("python sdk_check.py\n") > build.index(install[answers["dependencies"]])
     assert "ARG PYTHON_IMAGE=python:3.13-slim" in dockerfile
-    assert f"MCP_TRANSPORT={answers['transport']}" in dockerfile
+    assert f"MCP_SERVE_TRANSPORT={answers['transport']}" in dockerfile
     for path in answers["source_paths"]:
         path = path.rstrip("/")
         assert f"COPY {path} {path}\n" in runtime_stage(dockerfile)
@@ -155,7 +155,7 @@ def check_consistency(project, answers):
         assert "apt-get" not in runtime
     assert ("apt-get install -y --no-install-recommends git \\\n" in build) == answers["private_deps"]
 
-    assert env["MCP_TRANSPORT"] == answers["transport"] and env["MCP_HOST"] == "0.0.0.0"
+    assert env["MCP_SERVE_TRANSPORT"] == answers["transport"] and env["MCP_SERVE_HOST"] == "0.0.0.0"
     assert "FASTMCP_" not in dockerfile + (project / "docker-compose.yaml").read_text()
     assert service["image"] == "ghcr.io/acme/weather-mcp:latest"
     assert service["restart"] == "unless-stopped"
@@ -219,7 +219,7 @@ def check_swarm(project, answers):
     assert update["failure_action"] == "rollback" and update["parallelism"] == 1
     assert server["deploy"]["resources"]["limits"] and server["deploy"]["resources"]["reservations"]
     env = server["environment"]
-    assert env["MCP_HOST"] == "0.0.0.0" and env["MCP_TRANSPORT"] == answers["transport"]
+    assert env["MCP_SERVE_HOST"] == "0.0.0.0" and env["MCP_SERVE_TRANSPORT"] == answers["transport"]
     assert env["MCP_AUTH"] == answers["auth"]
     assert server["env_file"] == ".env"
     # The server reads the clients' token hashes from a secret of the stack.
@@ -274,10 +274,14 @@ def check_kubernetes(project, answers, public_url):
     )
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # A server that writes next to its code cannot under it: DEPLOYMENT.md says so, and what to do
+    # (tests/e2e/test_real_shapes.py runs such a server so).
+    deployment_md = (project / "DEPLOYMENT.md").read_text()
+    assert "`OSError: Read-only file system`" in deployment_md and "readOnlyRootFilesystem: false" in deployment_md
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["resources"]["limits"] and container["resources"]["requests"]
     env = {item["name"]: item for item in container["env"]}
-    assert env["MCP_HOST"]["value"] == "0.0.0.0" and env["MCP_TRANSPORT"]["value"] == answers["transport"]
+    assert env["MCP_SERVE_HOST"]["value"] == "0.0.0.0" and env["MCP_SERVE_TRANSPORT"]["value"] == answers["transport"]
     assert env["MCP_AUTH"]["value"] == answers["auth"]
     assert env["MCP_ALLOWED_HOSTS"]["value"] == "mcp.example.com,mcp.example.com:*"
     # Variables without a default come from a secret, the others are in the manifest.
