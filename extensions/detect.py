@@ -21,7 +21,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from .answers import PYTHON_VERSIONS
-from .generations import GENERATIONS, NEW_PROJECT_GENERATION
+from .generations import GENERATIONS, NEW_PROJECT_GENERATION, version_tuple
 
 # Folders that never hold the server: environments, tooling, tests, docs.
 SKIPPED_FOLDERS = frozenset(
@@ -472,6 +472,29 @@ def declared_requirements(root: Path, pyproject: dict) -> list[str]:
 _PIN = re.compile(r"^\s*(fastmcp|mcp)(?:\[[^\]]*\])?\s*(==|>=|~=|<)\s*(\d+)", re.IGNORECASE | re.MULTILINE)
 
 
+def locked_below(root: Path, dependencies: str, generation) -> str:
+    """A note when the lock pins the SDK below the supported versions, and what the build does."""
+    if dependencies not in ("uv.lock", "poetry.lock"):
+        return ""
+    locked = next(
+        (
+            str(package.get("version", ""))
+            for package in read_toml(root / dependencies).get("package", [])
+            if package.get("name") == generation.package
+        ),
+        "",
+    )
+    if not locked or version_tuple(locked) >= version_tuple(generation.lowest):
+        return ""
+    major = locked.split(".")[0]
+    if dependencies == "uv.lock" and version_tuple(locked)[:1] == version_tuple(generation.lowest)[:1]:
+        return (
+            f"uv.lock pins {generation.package} {locked}, below {generation.lowest}: the image build upgrades it"
+            f" within {major}.x (lock_policy=refresh; =exact fails the build instead)"
+        )
+    return f"{dependencies} pins {generation.package} {locked}, below {generation.lowest}: the build will stop"
+
+
 def pinned_majors(root: Path) -> dict[str, str]:
     """The major version of mcp and fastmcp that the lock file or the requirements hold."""
     majors: dict[str, str] = {}
@@ -757,6 +780,8 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
         result.notes.append("also found " + ", ".join(others))
     if not sure:
         result.notes.append("the low-level Server's mcp major was read from the dependency pins, not the code")
+    if note := locked_below(root, result.dependencies, GENERATIONS[best.generation]):
+        result.notes.append(note)
     has_file = (root / result.dependencies).is_file() or result.dependencies != "requirements.txt"
     source = f"{best.path}'s inline script metadata" if result.dependencies == "script" else result.dependencies
     result.notes.append(f"dependencies from {source}" if has_file else "no dependency file yet")

@@ -138,3 +138,9 @@ def test_each_published_shape_is_read_as_its_command_line_runs_it(fixture):
     found = detect(FIXTURES / fixture / shape["subfolder"])
     got = (found.sdk, found.server, found.dependencies, found.system_packages, found.new_project)
     assert got == (shape["sdk"], shape["serves"], shape["dependencies"], shape["system_packages"], False)
+
+
+def test_a_lock_below_the_supported_versions_is_said_with_what_the_build_does():
+    summary = detect(FIXTURES / "old_lock").summary()
+    assert "uv.lock pins mcp 1.9.4, below 1.23.0: the image build upgrades it within 1.x" in summary
+    assert "pins mcp" not in detect(FIXTURES / "time_shaped").summary()
