@@ -144,3 +144,32 @@ def test_a_lock_below_the_supported_versions_is_said_with_what_the_build_does():
     summary = detect(FIXTURES / "old_lock").summary()
     assert "uv.lock pins mcp 1.9.4, below 1.23.0: the image build upgrades it within 1.x" in summary
     assert "pins mcp" not in detect(FIXTURES / "time_shaped").summary()
+
+
+def test_a_copy_into_a_project_whose_server_is_not_found_asks_for_it_and_writes_nothing(template_copy, tmp_path):
+    """Dependencies that name mcp, a server made in a way the reading does not follow: no example
+    server.py next to the user's code; the copy stops naming the one answer to give."""
+    import copier
+
+    (tmp_path / "requirements.txt").write_text("mcp>=1.23,<2\n")
+    (tmp_path / "app.py").write_text("import importlib\n\nmcp = importlib.import_module('mcp.server').FastMCP('x')\n")
+    with pytest.raises(ValueError, match="server: your dependencies name mcp, but no server was found in your code"):
+        copier.run_copy(
+            str(template_copy),
+            str(tmp_path),
+            data={"image": "ghcr.io/acme/app-mcp"},
+            defaults=True,
+            unsafe=True,
+            quiet=True,
+        )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["app.py", "requirements.txt"]
+    copier.run_copy(
+        str(template_copy),
+        str(tmp_path),
+        data={"image": "ghcr.io/acme/app-mcp", "server": "app:mcp", "source_paths": ["app.py"]},
+        defaults=True,
+        unsafe=True,
+        quiet=True,
+    )
+    assert not (tmp_path / "server.py").exists()
+    assert "mcp1-fastmcp" in (tmp_path / ".copier-answers.mcp-docker.yml").read_text()
