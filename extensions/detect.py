@@ -229,6 +229,8 @@ class _ServerFinder(ast.NodeVisitor):
         self.typer_command_of: dict[str, str] = {}  # top-level function -> the app whose command it is
         self.required_parameters: dict[str, list[str]] = {}  # top-level function -> parameters without default
         self.registers_at_import = False  # a tool registered by code that runs when the module is imported
+        self.registering_functions: set[str] = set()  # top-level functions that register tools
+        self.called_at_import: set[str] = set()  # names the top level calls
         self.main_guard = False  # `if __name__ == "__main__":`
         self._function: str | None = None
 
@@ -243,10 +245,21 @@ class _ServerFinder(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _note_registration(self, call: ast.expr) -> None:
-        """`@x.tool`, `@x.tool(...)`, `x.add_tool(...)` at import time."""
+        """`@x.tool`, `@x.tool(...)`, `x.add_tool(...)`: at import time, or in which function."""
         target = call.func if isinstance(call, ast.Call) else call
-        if self._function is None and isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
-            self.registers_at_import = True
+        if isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
+            if self._function is None:
+                self.registers_at_import = True
+            else:
+                self.registering_functions.add(self._function)
+        elif self._function is None and isinstance(target, ast.Name) and isinstance(call, ast.Call):
+            self.called_at_import.add(target.id)
+
+    @property
+    def registers_on_import(self) -> bool:
+        """A registration runs when the module is imported: at its top level, or in a function of its
+        own that its top level calls (`register_tools(mcp)`)."""
+        return self.registers_at_import or bool(self.registering_functions & self.called_at_import)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
@@ -647,8 +660,8 @@ def imported_files(root: Path, path: Path) -> set[Path]:
                 for base in bases:
                     found = _module_file(base, parts)
                     todo += found
-                    for member in members:  # `from pkg import module`
-                        todo += [f for f in _module_file(base, [*parts, member]) if f.name != "__init__.py" or parts]
+                    for member in members:  # `from pkg import module`, `from . import subpackage`
+                        todo += _module_file(base, [*parts, member])
     return seen
 
 
@@ -658,7 +671,7 @@ def registers_at_import(path: Path) -> bool:
         finder.visit(ast.parse(read_text(path)))
     except (SyntaxError, ValueError):
         return False
-    return finder.registers_at_import
+    return finder.registers_on_import
 
 
 def registers_anywhere(path: Path) -> bool:
@@ -674,11 +687,26 @@ def registers_anywhere(path: Path) -> bool:
     return False
 
 
+def command_for(root: Path, best: Candidate, scripts: set[str]) -> str:
+    """The project's command ([project.scripts]) that runs this server: the one in its module, else
+    one whose module imports it ('' if none)."""
+    own_file = (root / best.path).resolve()
+    for script in sorted(scripts, key=lambda script: script.split(":")[0] != best.module):
+        module = script.split(":")[0]
+        if module == best.module:
+            return script
+        for base in (root, root / "src"):
+            for path in _module_file(base, module.split(".")):
+                if own_file in {f.resolve() for f in imported_files(root, path)}:
+                    return script
+    return ""
+
+
 def served_instead(root: Path, best: Candidate, scripts: set[str]) -> tuple[str, str]:
     """What to serve instead of best, and why ('', '' to keep it): where importing the server would not
     make it whole, what the project's own command line runs."""
     top = best.module.split(".")[0]
-    script = next((s for s in sorted(scripts) if s.split(":")[0].split(".")[0] == top), "")
+    script = command_for(root, best, scripts)
     if best.kind == "object" and best.generation in ("mcp1-fastmcp", "mcp2-mcpserver", "fastmcp"):
         if any(registers_at_import(f) for f in imported_files(root, root / best.path)):
             return "", ""
@@ -767,7 +795,8 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
         result.notes.append(why)
     if result.dependencies == "requirements.txt" and not (root / "requirements.txt").is_file():
         # Nothing else declares them: fastmcp's own project file, or the script's inline metadata.
-        if fastmcp_config(root).get("environment", {}).get("dependencies"):
+        environment = fastmcp_config(root).get("environment")
+        if isinstance(environment, dict) and environment.get("dependencies"):
             result.dependencies = "fastmcp.json"
         elif inline_metadata(read_text(root / best.path)).get("dependencies"):
             result.dependencies = "script"

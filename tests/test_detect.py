@@ -173,3 +173,61 @@ def test_a_copy_into_a_project_whose_server_is_not_found_asks_for_it_and_writes_
     )
     assert not (tmp_path / "server.py").exists()
     assert "mcp1-fastmcp" in (tmp_path / ".copier-answers.mcp-docker.yml").read_text()
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+SCRIPTS = '[project]\nname = "p"\ndependencies = ["mcp>=1.23,<2"]\n[project.scripts]\np = "pkg.cli:main"\n'
+TOOL = "from pkg.server import mcp\n\n\n@mcp.tool()\ndef add(a: int, b: int) -> str:\n    return str(a + b)\n"
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        # the server module imports a subpackage whose __init__ imports the modules that register
+        {
+            "pkg/server.py": "from mcp.server.fastmcp import FastMCP\n\nmcp = FastMCP('p')\nfrom . import tools\n",
+            "pkg/tools/__init__.py": "from . import maths  # noqa\n",
+            "pkg/tools/maths.py": TOOL,
+        },
+        # the server module calls a function of its own that registers them
+        {
+            "pkg/server.py": "from mcp.server.fastmcp import FastMCP\n\nmcp = FastMCP('p')\n\n\ndef register(server):\n"
+            "    @server.tool()\n    def add(a: int, b: int) -> str:\n        return str(a + b)\n\n\nregister(mcp)\n"
+        },
+    ],
+    ids=["subpackage-imported", "helper-called-at-import"],
+)
+def test_a_server_whose_import_registers_its_tools_is_served_as_the_object(tmp_path, files):
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": SCRIPTS,
+            "pkg/__init__.py": "",
+            "pkg/cli.py": "from pkg.server import mcp\n\n\ndef main():\n    mcp.run()\n",
+            **files,
+        },
+    )
+    assert detect(tmp_path).server == "pkg.server:mcp"
+
+
+def test_tools_registered_only_by_the_command_line_serve_it_through_that_command(tmp_path):
+    cli = "from pkg.server import mcp\n\n\ndef main():\n    import pkg.maths  # noqa\n\n    mcp.run()\n"
+    write_tree(
+        tmp_path,
+        {
+            "pyproject.toml": SCRIPTS,
+            "pkg/__init__.py": "",
+            "pkg/cli.py": cli,
+            "pkg/maths.py": TOOL,
+            "pkg/server.py": "from mcp.server.fastmcp import FastMCP\n\nmcp = FastMCP('p')\n",
+        },
+    )
+    found = detect(tmp_path)
+    assert found.server == "pkg.cli:main"
+    assert "pkg.server:mcp gets its tools from code that importing it does not run" in found.summary()
