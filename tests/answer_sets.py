@@ -175,7 +175,8 @@ def covering_combinations():
     OAuth needs an authorization server: tests/e2e/test_oauth.py runs it, on every generation.
     """
     auths = [auth for auth in AUTHS if auth != "oauth"]
-    dimensions = [SDKS, DEPENDENCIES, TRANSPORTS, [True, False], [True, False], [True, False], auths]
+    # fastmcp.json and script metadata: tests/e2e/test_real_shapes.py builds a project of each.
+    dimensions = [SDKS, LOCKED_OR_LISTED, TRANSPORTS, [True, False], [True, False], [True, False], auths]
     rows = pairwise(dimensions, lambda row: private_deps_allowed(row[1], row[4]))
     for sdk, dependencies, transport, nginx, private, extras, auth in rows:
         yield answer_set(sdk, transport, dependencies, nginx, private, extras, auth)
