@@ -94,25 +94,24 @@ def answer_set(
 
 
 def combinations():
-    """Every combination, read from copier.yml's choices and the fronts' table (extensions/deployment.py),
-    so a new front, orchestrator or SDK generation is rendered without a change here. Behind each
-    front of compose (nginx on the Docker host, or the port directly): every SDK x transport x
-    dependency source x private deps x extras with the default auth, and every SDK x transport with
-    each other auth answer (auth changes the wiring, the compose file, nginx and the documents, not
-    how the image is built). Behind the other fronts (a Swarm stack, an Ingress): every SDK x
-    transport x auth, the files that differ by them."""
+    """The combinations rendered, read from copier.yml's choices and the fronts' table
+    (extensions/deployment.py), so a new front, orchestrator or SDK generation is rendered without a
+    change here. Behind each front of compose (nginx on the Docker host, or the port directly): every
+    pair of SDK, transport, dependency source, private deps and extras with the default auth (each
+    file depends on two of them at most: mcp_serve.py on the SDK and transport, the Dockerfile's
+    install steps on the dependency source and private deps, sdk_check.py on the SDK and dependency
+    source), every SDK x transport with each other auth answer (auth changes the wiring, the compose
+    file, nginx and the documents, not how the image is built), and every SDK with each other lock
+    policy. Behind the other fronts (a Swarm stack, an Ingress): every SDK x transport x auth, the
+    files that differ by them."""
     for front in FRONTS.values():
         if front.orchestrator == "compose":
-            for row in itertools.product(SDKS, TRANSPORTS, LOCKED_OR_LISTED, (True, False), (True, False)):
-                sdk, transport, dependencies, private, extras = row
+            dimensions = [SDKS, TRANSPORTS, DEPENDENCIES, [True, False], [True, False]]
+            for sdk, transport, dependencies, private, extras in pairwise(dimensions):
                 yield answer_set(sdk, transport, dependencies, front.nginx, private, extras)
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 if auth != DEFAULT_AUTH:
                     yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, front.nginx, auth)
-            # The files a project declares its dependencies in besides those: a list installed as it
-            # is, with or without private dependencies, the same whatever the transport.
-            for sdk, dependencies, private in itertools.product(SDKS, DECLARED_ONLY, (True, False)):
-                yield answer_set(sdk, TRANSPORTS[0], dependencies, front.nginx, private, True)
             # The other ways a lock file is used (the default is among the rows above): the build's
             # install steps, the same whatever the transport.
             for sdk, policy in itertools.product(SDKS, LOCK_POLICIES[1:]):

@@ -411,3 +411,20 @@ def test_sdk_choices_are_the_generations_table():
     from answer_sets import SDKS
 
     assert sorted(SDKS) == sorted(GENERATIONS)
+
+
+def test_the_matrix_renders_every_pair_of_answers_behind_each_compose_front():
+    """Every pair of SDK, transport, dependency source, private deps and extras is rendered behind
+    each compose front, with every answer of each: what a file depends on is never more than two of them."""
+    from answer_sets import DEPENDENCIES, SDKS
+
+    for front in ("host-nginx", "direct"):
+        rows = [
+            (a["sdk"], a["transport"], a["dependencies"], a["private_deps"], bool(a["env_vars"]))
+            for _, a in COMBINATIONS
+            if front_for(a).name == front
+        ]
+        dimensions = [SDKS, TRANSPORTS, DEPENDENCIES, [True, False], [True, False]]
+        for (i, first), (j, second) in itertools.combinations(enumerate(dimensions), 2):
+            for pair in itertools.product(first, second):
+                assert any((row[i], row[j]) == pair for row in rows), (front, pair)
