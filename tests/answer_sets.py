@@ -7,6 +7,7 @@ the matrix the moment it is in copier.yml: it cannot go untested.
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import yaml
@@ -107,7 +108,9 @@ def combinations():
     for front in FRONTS.values():
         if front.orchestrator == "compose":
             dimensions = [SDKS, TRANSPORTS, DEPENDENCIES, [True, False], [True, False]]
-            for sdk, transport, dependencies, private, extras in pairwise(dimensions):
+            # The full product with MCP_TEMPLATE_FULL_MATRIX=1 (nox -s tests -- ... or the CI of a release).
+            rows = itertools.product(*dimensions) if os.environ.get("MCP_TEMPLATE_FULL_MATRIX") else pairwise(dimensions)
+            for sdk, transport, dependencies, private, extras in rows:
                 yield answer_set(sdk, transport, dependencies, front.nginx, private, extras)
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 if auth != DEFAULT_AUTH:
