@@ -32,6 +32,7 @@ VALID = {
     "sdk": "mcp1-fastmcp",
     "server": "server:mcp",
     "dependencies": "requirements.txt",
+    "lock_policy": "refresh",
     "python_version": "3.12",
     "system_packages": ["git", "libpq5"],
     "source_paths": ["server.py", "tools/"],
