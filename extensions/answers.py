@@ -15,7 +15,7 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .deployment import RESERVED_ENV_VARS, TRANSPORTS, clean_prefix, parse_env_var, registry_host
+from .deployment import RESERVED_ENV_VARS, TRANSPORTS, clean_prefix, parse_env_var, registry_host, script_file
 from .dockerignore import ignored_by
 from .generations import GENERATIONS
 from .generations import version_tuple as parse_version
@@ -108,13 +108,19 @@ def parse_server(value: str) -> tuple[str, str]:
     return location, attribute
 
 
-def server_error(value: Any, new_project: bool = False) -> str:
-    """new_project: nothing to serve exists yet, and the answer names where the example server goes."""
+def server_error(value: Any, new_project: bool = False, sdk_dependency: str = "") -> str:
+    """new_project: nothing to serve exists yet, and the answer names where the example server goes.
+    sdk_dependency: the SDK the project's dependencies name, where its server was not found."""
     what = (
         "MODULE:NAME as Python tools name an app, e.g. server:mcp, my_pkg.server:create_server, "
         "src/weather/server.py:app, or a package run as `python -m`, e.g. my_pkg"
     )
     if not isinstance(value, str) or not value.strip():
+        if sdk_dependency and not new_project:
+            return (
+                f"server: your dependencies name {sdk_dependency}, but no server was found in your code; name it"
+                f" (--data server=...): {what}"
+            )
         return f"server: expected {what}"
     location, attribute = parse_server(value)
     if not value.isascii():
@@ -184,6 +190,13 @@ def server_code_paths(server: str) -> list[str]:
     return [f"{top}.py", top, f"src/{top}.py", f"src/{top}"]
 
 
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
 def _project_root(detected: Any) -> Path | None:
     """The destination folder, where `detected` (detect.py) says which one it is."""
     root = detected.get("root") if isinstance(detected, dict) else None
@@ -212,7 +225,7 @@ def source_paths_error(value: Any, server: Any = None, detected: Any = None) -> 
             )
     if root := _project_root(detected):
         # What the build copies must be there; a new project's example server is written after the questions.
-        example = new_server_file(server) if isinstance(server, str) and not detected.get("found_server") else ""
+        example = new_server_file(server) if isinstance(server, str) and detected.get("new_project", True) else ""
         for path in sorted(seen):
             if not (root / path).exists() and not (example and (example == path or example.startswith(path + "/"))):
                 return f"source_paths: {path!r} is not in this project, so the image build would fail; expected what is"
@@ -262,12 +275,23 @@ def dockerfile_error(value: Any, detected: Any = None) -> str:
     return ""
 
 
-def dependencies_error(value: Any, detected: Any = None) -> str:
+def dependencies_error(value: Any, detected: Any = None, server: Any = None) -> str:
     """The dependency file the answer names is in the project (a new one gets a requirements.txt)."""
     root = _project_root(detected)
     if root is None or not isinstance(value, str):
         return ""
-    needed = {"requirements.txt": [], "pyproject.toml": ["pyproject.toml"]}.get(value, ["pyproject.toml", value])
+    if value == "script":
+        script = script_file(server) if isinstance(server, str) and server else ""
+        if not script or "# /// script" not in _read(root / script):
+            return (
+                "dependencies: script means the inline metadata (PEP 723 `# /// script`) of the server's file,"
+                f" and {script or 'the server answer'} has none; expected the file the project keeps its"
+                " dependencies in"
+            )
+        return ""
+    needed = {"requirements.txt": [], "pyproject.toml": ["pyproject.toml"], "fastmcp.json": ["fastmcp.json"]}.get(
+        value, ["pyproject.toml", value]
+    )
     if value == "requirements.txt" and (root / "pyproject.toml").is_file() and not (root / value).is_file():
         return (
             "dependencies: this project has no requirements.txt but a pyproject.toml; expected pyproject.toml"

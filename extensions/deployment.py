@@ -239,9 +239,9 @@ class TemplateVariable:
 # Every environment variable the rendered files read. An `env_vars` answer may take none of
 # these names (RESERVED_ENV_VARS), and the tests check that the rendered files read no other.
 TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
-    TemplateVariable("MCP_TRANSPORT", "mcp_serve.py", "the transport: streamable-http, sse or stdio"),
-    TemplateVariable("MCP_HOST", "mcp_serve.py", "the address the server binds"),
-    TemplateVariable("MCP_PORT", "mcp_serve.py", "the port the server listens on"),
+    TemplateVariable("MCP_SERVE_TRANSPORT", "mcp_serve.py", "the transport: streamable-http, sse or stdio"),
+    TemplateVariable("MCP_SERVE_HOST", "mcp_serve.py", "the address the server binds"),
+    TemplateVariable("MCP_SERVE_PORT", "mcp_serve.py", "the port the server listens on"),
     TemplateVariable("MCP_ALLOWED_HOSTS", "mcp_serve.py", "the Host headers the server accepts"),
     TemplateVariable("MCP_ALLOWED_ORIGINS", "mcp_serve.py", "the Origin headers the server accepts"),
     TemplateVariable("MCP_SERVER_ARGS", "mcp_serve.py", "command-line arguments for a server function"),
@@ -334,6 +334,15 @@ SERVER_ARGS = EnvEntry(
 
 
 # --- what is derived from the answers ------------------------------------------------------
+
+
+def script_file(server: str) -> str:
+    """The file a server answer names, as a script with inline metadata (PEP 723) is run:
+    server.py for server:mcp, src/app.py for src/app.py:mcp."""
+    location = server.partition(":")[0]
+    if location.endswith(".py"):
+        return location.removeprefix("./")
+    return "/".join(location.split(".")) + ".py"
 
 
 def clean_prefix(value: str) -> str:
@@ -631,9 +640,9 @@ class Deployment:
         Kubernetes manifests set it; example.env holds the settings among them."""
         a = self.answers
         entries = [
-            EnvEntry("MCP_TRANSPORT", f"clients connect to {self.endpoint_path}", a["transport"]),
-            EnvEntry("MCP_HOST", BIND_ALL, ANY),
-            EnvEntry("MCP_PORT", "", str(a["port"])),
+            EnvEntry("MCP_SERVE_TRANSPORT", f"clients connect to {self.endpoint_path}", a["transport"]),
+            EnvEntry("MCP_SERVE_HOST", BIND_ALL, ANY),
+            EnvEntry("MCP_SERVE_PORT", "", str(a["port"])),
         ]
         hosts_why = 'Host headers the server accepts (others get 421 "Invalid Host header"): the names clients use'
         origins_why = "browser Origins it accepts (others get 403)"
@@ -715,8 +724,15 @@ class Deployment:
             "server_env": self.server_environment,
             "compose_env": self.compose_environment,
             "tokens_folder": TOKENS_FOLDER,
+            # The file the dependencies are read from: the server's own for inline script metadata.
+            "dependency_file": script_file(self.answers["server"])
+            if self.answers.get("dependencies") == "script"
+            else self.answers.get("dependencies", "requirements.txt"),
             "copy_paths": [str(path).rstrip("/") or path for path in self.answers.get("source_paths") or []],
-            "dockerignore_file": ".dockerignore" if dockerfile == "Dockerfile" else f"{dockerfile}.dockerignore",
+            # BuildKit reads the ignore file named after the Dockerfile before the project's own
+            # .dockerignore, which is written for other builds (and may keep out a README the
+            # package build needs).
+            "dockerignore_file": f"{dockerfile}.dockerignore",
             "uv_version": UV_VERSION,
             "poetry_version": POETRY_VERSION,
             "poetry_export_version": POETRY_EXPORT_VERSION,

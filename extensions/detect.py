@@ -21,7 +21,7 @@ except ImportError:  # Python 3.10
     import tomli as tomllib
 
 from .answers import PYTHON_VERSIONS
-from .generations import GENERATIONS, NEW_PROJECT_GENERATION
+from .generations import GENERATIONS, NEW_PROJECT_GENERATION, version_tuple
 
 # Folders that never hold the server: environments, tooling, tests, docs.
 SKIPPED_FOLDERS = frozenset(
@@ -63,10 +63,15 @@ SERVER_CLASSES = {
     ("mcp.server.mcpserver.server", "MCPServer"): "mcp2-mcpserver",
     ("fastmcp", "FastMCP"): "fastmcp",
     ("fastmcp.server", "FastMCP"): "fastmcp",
+    # mcp.server exports the high-level class too: FastMCP in 1.x, MCPServer in 2.x.
+    ("mcp.server", "FastMCP"): "mcp1-fastmcp",
+    ("mcp.server", "MCPServer"): "mcp2-mcpserver",
     ("mcp.server", "Server"): "lowlevel",
     ("mcp.server.lowlevel", "Server"): "lowlevel",
     ("mcp.server.lowlevel.server", "Server"): "lowlevel",
 }
+# How the high-level servers take a tool: `@mcp.tool`, `mcp.add_tool(fn)`.
+TOOL_REGISTRATIONS = frozenset({"tool", "add_tool"})
 LOWLEVEL_V1_DECORATORS = frozenset({"list_tools", "call_tool", "list_resources", "read_resource", "list_prompts"})
 
 
@@ -80,6 +85,8 @@ class Candidate:
     kind: str  # "object", "factory" or "runner"
     path: str  # the file, relative to the repository
     is_main_module: bool = False  # in a package's __main__.py
+    required_parameters: list[str] = field(default_factory=list)  # a function's, without defaults
+    main_guard: bool = False  # its module runs the server as a script (`if __name__ == "__main__":`)
 
     @property
     def spec(self) -> str:
@@ -135,6 +142,13 @@ class Detected:
     # example server and a requirements.txt.
     root: str = ""
     existing_project: bool = False
+    # The SDK package the project's dependencies name ("mcp" or "fastmcp", '' if none): such a
+    # repository is never a new project, even where no server was found in its code.
+    sdk_dependency: str = ""
+    # No server and no SDK among the dependencies: the copy writes an example server.
+    new_project: bool = True
+    # Debian packages that the Python dependencies need at run time (SYSTEM_PACKAGES).
+    system_packages: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return "; ".join(self.notes) if self.notes else "no MCP server found (a new project)"
@@ -213,7 +227,39 @@ class _ServerFinder(ast.NodeVisitor):
         self.decorator_v1 = False
         self.typer_apps: set[str] = set()
         self.typer_command_of: dict[str, str] = {}  # top-level function -> the app whose command it is
+        self.required_parameters: dict[str, list[str]] = {}  # top-level function -> parameters without default
+        self.registers_at_import = False  # a tool registered by code that runs when the module is imported
+        self.registering_functions: set[str] = set()  # top-level functions that register tools
+        self.called_at_import: set[str] = set()  # names the top level calls
+        self.main_guard = False  # `if __name__ == "__main__":`
         self._function: str | None = None
+
+    def visit_If(self, node: ast.If) -> None:
+        if self._function is None and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"':
+            self.main_guard = True
+            # What runs only as a script does not run on import.
+            function, self._function = self._function, "__main__"
+            self.generic_visit(node)
+            self._function = function
+            return
+        self.generic_visit(node)
+
+    def _note_registration(self, call: ast.expr) -> None:
+        """`@x.tool`, `@x.tool(...)`, `x.add_tool(...)`: at import time, or in which function."""
+        target = call.func if isinstance(call, ast.Call) else call
+        if isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
+            if self._function is None:
+                self.registers_at_import = True
+            else:
+                self.registering_functions.add(self._function)
+        elif self._function is None and isinstance(target, ast.Name) and isinstance(call, ast.Call):
+            self.called_at_import.add(target.id)
+
+    @property
+    def registers_on_import(self) -> bool:
+        """A registration runs when the module is imported: at its top level, or in a function of its
+        own that its top level calls (`register_tools(mcp)`)."""
+        return self.registers_at_import or bool(self.registering_functions & self.called_at_import)
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         for alias in node.names:
@@ -237,7 +283,14 @@ class _ServerFinder(ast.NodeVisitor):
 
     def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
         outer = self._function
+        for decorator in node.decorator_list:
+            self._note_registration(decorator)
         if outer is None:
+            arguments = node.args.posonlyargs + node.args.args
+            defaulted = len(node.args.defaults)
+            required = [a.arg for a in arguments[: len(arguments) - defaulted] if a.arg not in ("self", "cls")]
+            required += [a.arg for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True) if d is None]
+            self.required_parameters[node.name] = required
             self._function = node.name
             for decorator in node.decorator_list:
                 # `@app.command()`: a typer app's command. (A click command needs nothing: its
@@ -273,6 +326,7 @@ class _ServerFinder(ast.NodeVisitor):
     visit_AnnAssign = visit_Assign
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._note_registration(node)
         if self.generation_of(node.func) and not any(node is made for _, _, made in self.made):
             # Made without being assigned to a name: `return FastMCP(...)`, `serve(Server(...))`.
             self.made.append((self._function, None, node))
@@ -312,15 +366,30 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
                 sure = sure and said
             if function is None:
                 if name:
-                    candidates.append(Candidate(generation, module, name, "object", relative))
+                    candidates.append(
+                        Candidate(generation, module, name, "object", relative, main_guard=finder.main_guard)
+                    )
                 continue
             kind = "factory" if name and name in finder.returns.get(function, set()) else "runner"
             attribute = function
+            required = finder.required_parameters.get(function, [])
             if finder.typer_command_of.get(function) in finder.typer_apps:
                 # The Typer app parses the command line; the function alone would not.
-                attribute = finder.typer_command_of[function]
+                attribute, required = finder.typer_command_of[function], []
+            if function == "__main__":
+                # Made only when run as a script: the module is what to run.
+                attribute, kind = "", "runner"
             candidates.append(
-                Candidate(generation, module, attribute, kind, relative, is_main_module=path.name == "__main__.py")
+                Candidate(
+                    generation,
+                    module,
+                    attribute,
+                    kind,
+                    relative,
+                    is_main_module=path.name == "__main__.py" or function == "__main__",
+                    required_parameters=required,
+                    main_guard=finder.main_guard,
+                )
             )
     return candidates, sure
 
@@ -329,7 +398,7 @@ def find_candidates(root: Path, pinned_major: str | None) -> tuple[list[Candidat
 
 
 # The files the `dependencies` answer may name, and what each needs next to it.
-DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock")
+DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock", "fastmcp.json")
 
 
 def dependency_source(root: Path, pyproject: dict) -> str:
@@ -344,7 +413,99 @@ def dependency_source(root: Path, pyproject: dict) -> str:
     return "requirements.txt"
 
 
+# Python distributions that run a program the slim Python image lacks, and the Debian package
+# that brings it. Only dependencies that need it at import or at every call: GitPython fails at
+# import without git.
+SYSTEM_PACKAGES = {
+    "gitpython": "git",
+    "pygit2": "git",
+    "ffmpeg-python": "ffmpeg",
+    "pydub": "ffmpeg",
+    "moviepy": "ffmpeg",
+    "pdf2image": "poppler-utils",
+    "pytesseract": "tesseract-ocr",
+    "python-magic": "libmagic1",
+    "pygraphviz": "graphviz",
+    "graphviz": "graphviz",
+    "pandoc": "pandoc",
+    "pypandoc": "pandoc",
+}
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def requirement_names(requirements: list[str]) -> set[str]:
+    """The normalized distribution names of requirement lines (PEP 503: lower case, '-')."""
+    names = set()
+    for line in requirements:
+        match = _REQUIREMENT_NAME.match(line.split("#")[0])
+        if match and not line.lstrip().startswith("-"):
+            names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
+    return names
+
+
+_SCRIPT_METADATA = re.compile(r"(?m)^# /// script\s*$\n((?:^#(?: .*)?$\n)+?)^# ///\s*$")
+
+
+def inline_metadata(source: str) -> dict:
+    """A script's PEP 723 block (`# /// script` ... `# ///`), read as TOML ({} if none)."""
+    match = _SCRIPT_METADATA.search(source)
+    if not match:
+        return {}
+    body = "".join(line[2:] if line.startswith("# ") else line[1:] for line in match.group(1).splitlines(True))
+    try:
+        return tomllib.loads(body)
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def fastmcp_config(root: Path) -> dict:
+    """fastmcp.json, fastmcp's own project file ({} if none or unreadable)."""
+    try:
+        config = json.loads((root / "fastmcp.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def declared_requirements(root: Path, pyproject: dict) -> list[str]:
+    """Every requirement the project declares, wherever: requirements.txt, pyproject.toml
+    ([project] and Poetry's table), fastmcp.json, and a root script's PEP 723 block."""
+    requirements = read_text(root / "requirements.txt").splitlines()
+    requirements += [str(item) for item in pyproject.get("project", {}).get("dependencies", [])]
+    poetry = pyproject.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    requirements += [str(name) for name in poetry if isinstance(poetry, dict)]
+    environment = fastmcp_config(root).get("environment", {})
+    if isinstance(environment, dict):
+        requirements += [str(item) for item in environment.get("dependencies", []) or []]
+    for script in sorted(root.glob("*.py")):
+        requirements += [str(item) for item in inline_metadata(read_text(script)).get("dependencies", [])]
+    return requirements
+
+
 _PIN = re.compile(r"^\s*(fastmcp|mcp)(?:\[[^\]]*\])?\s*(==|>=|~=|<)\s*(\d+)", re.IGNORECASE | re.MULTILINE)
+
+
+def locked_below(root: Path, dependencies: str, generation) -> str:
+    """A note when the lock pins the SDK below the supported versions, and what the build does."""
+    if dependencies not in ("uv.lock", "poetry.lock"):
+        return ""
+    locked = next(
+        (
+            str(package.get("version", ""))
+            for package in read_toml(root / dependencies).get("package", [])
+            if package.get("name") == generation.package
+        ),
+        "",
+    )
+    if not locked or version_tuple(locked) >= version_tuple(generation.lowest):
+        return ""
+    major = locked.split(".")[0]
+    if dependencies == "uv.lock" and version_tuple(locked)[:1] == version_tuple(generation.lowest)[:1]:
+        return (
+            f"uv.lock pins {generation.package} {locked}, below {generation.lowest}: the image build upgrades it"
+            f" within {major}.x (lock_policy=refresh; =exact fails the build instead)"
+        )
+    return f"{dependencies} pins {generation.package} {locked}, below {generation.lowest}: the build will stop"
 
 
 def pinned_majors(root: Path) -> dict[str, str]:
@@ -357,9 +518,7 @@ def pinned_majors(root: Path) -> dict[str, str]:
             majors[package["name"]] = str(package["version"]).split(".")[0]
     if majors:
         return majors
-    texts = [read_text(root / "requirements.txt")]
-    pyproject = read_toml(root / "pyproject.toml")
-    texts += pyproject.get("project", {}).get("dependencies", [])
+    texts = declared_requirements(root, read_toml(root / "pyproject.toml"))
     for match in _PIN.finditer("\n".join(texts)):
         name, operator, major = match.group(1).lower(), match.group(2), match.group(3)
         if operator == "<":
@@ -450,6 +609,124 @@ def source_paths_for(root: Path, candidate: Candidate) -> list[str]:
     return [own, *sorted(others)]
 
 
+def sdk_for_dependency(package: str, majors: dict[str, str]) -> str:
+    """The likeliest generation for a project that names its SDK but whose server was not found."""
+    if package == "fastmcp":
+        return "fastmcp"
+    return "mcp1-fastmcp" if majors.get("mcp") == "1" else NEW_PROJECT_GENERATION
+
+
+def _module_file(base: Path, parts: list[str]) -> list[Path]:
+    """The files a dotted name below base can be: a module, or a package's __init__.py."""
+    target = base.joinpath(*parts) if parts else base
+    return [f for f in (target.with_suffix(".py") if parts else None, target / "__init__.py") if f and f.is_file()]
+
+
+def imported_files(root: Path, path: Path) -> set[Path]:
+    """The project's files that importing path runs: what it imports (absolute from the root or src/,
+    or relative), their packages' __init__.py, and so on."""
+    seen: set[Path] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        folder = current.parent
+        while folder != root and (folder / "__init__.py").is_file():  # a package runs its __init__ first
+            todo.append(folder / "__init__.py")
+            folder = folder.parent
+        try:
+            tree = ast.parse(read_text(current))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [(alias.name.split("."), []) for alias in node.names]
+                bases = [root, root / "src", current.parent]
+            elif isinstance(node, ast.ImportFrom):
+                module = (node.module or "").split(".") if node.module else []
+                names = [(module, [alias.name for alias in node.names])]
+                if node.level:
+                    base = current.parent
+                    for _ in range(node.level - 1):
+                        base = base.parent
+                    bases = [base]
+                else:
+                    bases = [root, root / "src", current.parent]
+            else:
+                continue
+            for parts, members in names:
+                for base in bases:
+                    found = _module_file(base, parts)
+                    todo += found
+                    for member in members:  # `from pkg import module`, `from . import subpackage`
+                        todo += _module_file(base, [*parts, member])
+    return seen
+
+
+def registers_at_import(path: Path) -> bool:
+    finder = _ServerFinder()
+    try:
+        finder.visit(ast.parse(read_text(path)))
+    except (SyntaxError, ValueError):
+        return False
+    return finder.registers_on_import
+
+
+def registers_anywhere(path: Path) -> bool:
+    """A tool registration anywhere in the file, in a function or not."""
+    try:
+        tree = ast.parse(read_text(path))
+    except (SyntaxError, ValueError):
+        return False
+    for node in ast.walk(tree):
+        target = node.func if isinstance(node, ast.Call) else node
+        if isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
+            return True
+    return False
+
+
+def command_for(root: Path, best: Candidate, scripts: set[str]) -> str:
+    """The project's command ([project.scripts]) that runs this server: the one in its module, else
+    one whose module imports it ('' if none)."""
+    own_file = (root / best.path).resolve()
+    for script in sorted(scripts, key=lambda script: script.split(":")[0] != best.module):
+        module = script.split(":")[0]
+        if module == best.module:
+            return script
+        for base in (root, root / "src"):
+            for path in _module_file(base, module.split(".")):
+                if own_file in {f.resolve() for f in imported_files(root, path)}:
+                    return script
+    return ""
+
+
+def served_instead(root: Path, best: Candidate, scripts: set[str]) -> tuple[str, str]:
+    """What to serve instead of best, and why ('', '' to keep it): where importing the server would not
+    make it whole, what the project's own command line runs."""
+    top = best.module.split(".")[0]
+    script = command_for(root, best, scripts)
+    if best.kind == "object" and best.generation in ("mcp1-fastmcp", "mcp2-mcpserver", "fastmcp"):
+        if any(registers_at_import(f) for f in imported_files(root, root / best.path)):
+            return "", ""
+        if not any(registers_anywhere(f) for f in python_files(root)):
+            return "", ""
+        why = f"{best.spec} gets its tools from code that importing it does not run"
+    elif best.kind in ("factory", "runner") and best.required_parameters:
+        why = f"{best.spec} needs {', '.join(best.required_parameters)}, which its command line gives"
+    else:
+        return "", ""
+    if script:
+        return script, f"{why}: served through the project's command {script} (its [project.scripts] entry)"
+    package_main = next((f for f in ((root / "src" / top), root / top) if (f / "__main__.py").is_file()), None)
+    if package_main is not None and "." in best.module:
+        return top, f"{why}: served as `python -m {top}` runs it"
+    if best.main_guard and not best.module.endswith(".py"):
+        return best.module, f"{why}: served as `python -m {best.module}` (its `__main__` block) runs it"
+    return "", ""
+
+
 def _rank(candidate: Candidate, scripts: set[str]) -> tuple[int, int]:
     kind = {"object": 0, "factory": 1, "runner": 2}[candidate.kind]
     return (0 if candidate.spec in scripts else 1, kind)
@@ -463,8 +740,19 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     if not root.is_dir():
         return result
     result.existing_project = any((root / name).is_file() for name in DEPENDENCY_FILES)
-    result.renovate_config = renovate_config(root)
     pyproject = read_toml(root / "pyproject.toml")
+    names = requirement_names(declared_requirements(root, pyproject))
+    result.sdk_dependency = next((package for package in ("fastmcp", "mcp") if package in names), "")
+    result.new_project = not result.sdk_dependency
+    result.system_packages = sorted({SYSTEM_PACKAGES[name] for name in names if SYSTEM_PACKAGES.get(name)})
+    if result.system_packages:
+        result.notes.append(
+            "system packages "
+            + ", ".join(result.system_packages)
+            + " for "
+            + ", ".join(sorted(name for name in names if SYSTEM_PACKAGES.get(name)))
+        )
+    result.renovate_config = renovate_config(root)
     result.dependencies = dependency_source(root, pyproject)
     result.python_version, python_source = python_version(root, pyproject)
     if first_copy and (root / "Dockerfile").is_file():
@@ -475,11 +763,22 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     if python_source:
         result.notes.append(f"Python {result.python_version} from {python_source}")
     if not candidates:
+        if result.sdk_dependency:
+            # An MCP project whose server this reading missed: never an example server in it.
+            result.existing_project = True
+            result.sdk = sdk_for_dependency(result.sdk_dependency, majors)
+            result.sure = False
+            result.notes.insert(
+                0,
+                f"your dependencies name {result.sdk_dependency}, but no server was found in the code:"
+                " answer server=MODULE:NAME",
+            )
         return result
     scripts = {str(v) for v in pyproject.get("project", {}).get("scripts", {}).values()}
     candidates.sort(key=lambda c: _rank(c, scripts))
     best = candidates[0]
     result.found_server = result.existing_project = True
+    result.new_project = False
     result.sdk = best.generation
     result.server = best.spec
     if best.kind == "runner":
@@ -490,6 +789,17 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
                 result.server = script
                 result.notes.append(f"served through the project's command {script} (its [project.scripts] entry)")
                 break
+    instead, why = served_instead(root, best, scripts)
+    if instead:
+        result.server = instead
+        result.notes.append(why)
+    if result.dependencies == "requirements.txt" and not (root / "requirements.txt").is_file():
+        # Nothing else declares them: fastmcp's own project file, or the script's inline metadata.
+        environment = fastmcp_config(root).get("environment")
+        if isinstance(environment, dict) and environment.get("dependencies"):
+            result.dependencies = "fastmcp.json"
+        elif inline_metadata(read_text(root / best.path)).get("dependencies"):
+            result.dependencies = "script"
     result.source_paths = source_paths_for(root, best)
     result.sure = sure and len({c.spec for c in candidates}) == 1
     described = f"{GENERATIONS[best.generation].label}: {best.kind} {best.spec} in {best.path}"
@@ -499,6 +809,9 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
         result.notes.append("also found " + ", ".join(others))
     if not sure:
         result.notes.append("the low-level Server's mcp major was read from the dependency pins, not the code")
+    if note := locked_below(root, result.dependencies, GENERATIONS[best.generation]):
+        result.notes.append(note)
     has_file = (root / result.dependencies).is_file() or result.dependencies != "requirements.txt"
-    result.notes.append(f"dependencies from {result.dependencies}" if has_file else "no dependency file yet")
+    source = f"{best.path}'s inline script metadata" if result.dependencies == "script" else result.dependencies
+    result.notes.append(f"dependencies from {source}" if has_file else "no dependency file yet")
     return result

@@ -109,7 +109,13 @@ class RepositoryDefaults(ContextHook):
         if copier_operation() == "update":
             # Copier's update renders both releases into folders of its own, not the project: the
             # answers were checked against the project before it began (lifecycle.answers_file_check).
-            context["detected"] = {**self._detected, "root": "", "found_server": True, "existing_project": True}
+            context["detected"] = {
+                **self._detected,
+                "root": "",
+                "found_server": True,
+                "existing_project": True,
+                "new_project": False,
+            }
         else:
             context["detected"] = self._detected
 

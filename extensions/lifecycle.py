@@ -105,7 +105,7 @@ def second_copy_check(context, conf: Any) -> str:
 
 
 # Names another answer could give the template's Dockerfile: a user's file there is recorded too.
-USERS_DOCKERFILES = ("Dockerfile", ".dockerignore")
+USERS_DOCKERFILES = ("Dockerfile",)
 
 
 class FirstCopy(ContextHook):

@@ -7,6 +7,7 @@ the matrix the moment it is in copier.yml: it cannot go untested.
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 
 import yaml
@@ -30,6 +31,12 @@ TRANSPORTS = choices("transport")
 # Where each transport's clients connect.
 ENDPOINTS = {name: path for name, (path, _) in TRANSPORT_ENDPOINTS.items()}
 DEPENDENCIES = choices("dependencies")
+# fastmcp.json's list and a script's inline metadata: installed as they are, like requirements.txt.
+DECLARED_ONLY = ["fastmcp.json", "script"]
+LOCKED_OR_LISTED = [source for source in DEPENDENCIES if source not in DECLARED_ONLY]
+LOCK_POLICIES = [QUESTIONS["lock_policy"]["default"]] + [
+    policy for policy in choices("lock_policy") if policy != QUESTIONS["lock_policy"]["default"]
+]
 ENV_VARS = [{"name": "API_KEY", "description": "Key for the weather API"}, "LOG_LEVEL=info", "REGION="]
 SOURCE_PATHS = ["server.py", "tools/", "formatting.py"]
 SYSTEM_PACKAGES = ["git", "jq"]
@@ -49,7 +56,7 @@ OAUTH_ANSWERS = {"oauth_issuer": "https://tenant.eu.auth0.com/", "oauth_scopes":
 
 
 def answer_set(
-    sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose"
+    sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose", lock_policy=None
 ) -> tuple[str, dict]:
     """The answers for one combination, with a readable id (the default auth is left out of it)."""
     front = front_for({"orchestrator": orchestrator, "use_nginx": nginx})
@@ -66,6 +73,8 @@ def answer_set(
         "auth": auth,
         "orchestrator": orchestrator,
     }
+    if lock_policy:
+        chosen["lock_policy"] = lock_policy
     if orchestrator == "compose":
         chosen["use_nginx"] = nginx  # asked only there: Swarm has its nginx, Kubernetes its Ingress
     if orchestrator == "kubernetes":
@@ -81,25 +90,36 @@ def answer_set(
     parts = [sdk, transport, dependencies.replace(".", ""), front]
     parts += ["private" if private else "public", "extras" if extras else "plain"]
     parts += [] if auth == DEFAULT_AUTH else [f"auth{auth}"]
+    parts += [f"lock{lock_policy}"] if lock_policy else []
     return "-".join(parts), chosen
 
 
 def combinations():
-    """Every combination, read from copier.yml's choices and the fronts' table (extensions/deployment.py),
-    so a new front, orchestrator or SDK generation is rendered without a change here. Behind each
-    front of compose (nginx on the Docker host, or the port directly): every SDK x transport x
-    dependency source x private deps x extras with the default auth, and every SDK x transport with
-    each other auth answer (auth changes the wiring, the compose file, nginx and the documents, not
-    how the image is built). Behind the other fronts (a Swarm stack, an Ingress): every SDK x
-    transport x auth, the files that differ by them."""
+    """The combinations rendered, read from copier.yml's choices and the fronts' table
+    (extensions/deployment.py), so a new front, orchestrator or SDK generation is rendered without a
+    change here. Behind each front of compose (nginx on the Docker host, or the port directly): every
+    pair of SDK, transport, dependency source, private deps and extras with the default auth (each
+    file depends on two of them at most: mcp_serve.py on the SDK and transport, the Dockerfile's
+    install steps on the dependency source and private deps, sdk_check.py on the SDK and dependency
+    source), every SDK x transport with each other auth answer (auth changes the wiring, the compose
+    file, nginx and the documents, not how the image is built), and every SDK with each other lock
+    policy. Behind the other fronts (a Swarm stack, an Ingress): every SDK x transport x auth, the
+    files that differ by them."""
     for front in FRONTS.values():
         if front.orchestrator == "compose":
-            for row in itertools.product(SDKS, TRANSPORTS, DEPENDENCIES, (True, False), (True, False)):
-                sdk, transport, dependencies, private, extras = row
+            dimensions = [SDKS, TRANSPORTS, DEPENDENCIES, [True, False], [True, False]]
+            # The full product with MCP_TEMPLATE_FULL_MATRIX=1 (before a release, say).
+            full = os.environ.get("MCP_TEMPLATE_FULL_MATRIX")
+            rows = itertools.product(*dimensions) if full else pairwise(dimensions)
+            for sdk, transport, dependencies, private, extras in rows:
                 yield answer_set(sdk, transport, dependencies, front.nginx, private, extras)
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 if auth != DEFAULT_AUTH:
                     yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, front.nginx, auth)
+            # The other ways a lock file is used (the default is among the rows above): the build's
+            # install steps, the same whatever the transport.
+            for sdk, policy in itertools.product(SDKS, LOCK_POLICIES[1:]):
+                yield answer_set(sdk, TRANSPORTS[0], "uv.lock", front.nginx, False, True, lock_policy=policy)
         else:
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 orchestrator = front.orchestrator
@@ -158,7 +178,8 @@ def covering_combinations():
     OAuth needs an authorization server: tests/e2e/test_oauth.py runs it, on every generation.
     """
     auths = [auth for auth in AUTHS if auth != "oauth"]
-    dimensions = [SDKS, DEPENDENCIES, TRANSPORTS, [True, False], [True, False], [True, False], auths]
+    # fastmcp.json and script metadata: tests/e2e/test_real_shapes.py builds a project of each.
+    dimensions = [SDKS, LOCKED_OR_LISTED, TRANSPORTS, [True, False], [True, False], [True, False], auths]
     rows = pairwise(dimensions, lambda row: private_deps_allowed(row[1], row[4]))
     for sdk, dependencies, transport, nginx, private, extras, auth in rows:
         yield answer_set(sdk, transport, dependencies, nginx, private, extras, auth)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import copier
 from plumbum import local
+
+from extensions import new_project
+from extensions.answers import default_server
+from extensions.deployment import script_file
+from extensions.generations import GENERATIONS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -175,6 +181,24 @@ def prepare_new_project(repo: Path, answers: dict) -> list[str]:
         for name in ["pyproject.toml", *LOCK_FILES[dependencies]]:
             shutil.copy(source / name, repo / name)
             written.append(name)
+        # Dependencies that name the SDK make a project that has its server (the template writes no
+        # example into a project like that): the example server, written first by the user.
+        server = answers.get("server") or default_server(answers.get("sdk", "mcp2-mcpserver"))
+        example = {"image": "ghcr.io/acme/weather-mcp", "transport": "streamable-http", **answers, "server": server}
+        written += new_project.create(repo, {"sdk": "mcp2-mcpserver", **example})
+    if dependencies in ("fastmcp.json", "script"):
+        # Declared where only this project's own tools read them, next to a server that is there.
+        server = answers.get("server") or default_server(answers.get("sdk", "mcp2-mcpserver"))
+        example = {"image": "ghcr.io/acme/weather-mcp", "transport": "streamable-http", **answers, "server": server}
+        written += new_project.create(repo, {"sdk": "mcp2-mcpserver", **example})
+        requirement = GENERATIONS[answers.get("sdk", "mcp2-mcpserver")].new_project_requirement
+        if dependencies == "fastmcp.json":
+            (repo / "fastmcp.json").write_text(json.dumps({"environment": {"dependencies": [requirement]}}) + "\n")
+            written.append("fastmcp.json")
+        else:
+            script = repo / script_file(server)
+            block = f'# /// script\n# dependencies = ["{requirement}"]\n# ///\n'
+            script.write_text(block + script.read_text())
     for path in answers.get("source_paths", []):
         if path.endswith("/"):
             (repo / path / "helper.py").parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,13 @@ QUESTIONS = yaml.safe_load((REPO_ROOT / "copier.yml").read_text())
 JINJA = jinja2.Environment(extensions=[AnswerFilters])
 # What detect.py says of a folder that holds a server already, without naming the folder: the
 # validators judge the answers themselves, not what is on disk (tests/test_questionnaire.py does that).
-EXISTING_PROJECT = {"found_server": True, "existing_project": True, "root": "", "dockerfile": "Dockerfile"}
+EXISTING_PROJECT = {
+    "found_server": True,
+    "existing_project": True,
+    "new_project": False,
+    "root": "",
+    "dockerfile": "Dockerfile",
+}
 
 
 # A valid answer to every question, with every optional part switched on.
@@ -26,6 +32,7 @@ VALID = {
     "sdk": "mcp1-fastmcp",
     "server": "server:mcp",
     "dependencies": "requirements.txt",
+    "lock_policy": "refresh",
     "python_version": "3.12",
     "system_packages": ["git", "libpq5"],
     "source_paths": ["server.py", "tools/"],

@@ -26,8 +26,8 @@ def serving(project: Path, python: Path | str = sys.executable, **env: str):
 
     Without a credential check unless env sets MCP_AUTH, as DEPLOYMENT.md's "Develop locally" runs it.
     """
-    port = int(env.get("MCP_PORT") or free_port())
-    environment = {**os.environ, "MCP_AUTH": "none", "MCP_HOST": "127.0.0.1", "MCP_PORT": str(port), **env}
+    port = int(env.get("MCP_SERVE_PORT") or free_port())
+    environment = {**os.environ, "MCP_AUTH": "none", "MCP_SERVE_HOST": "127.0.0.1", "MCP_SERVE_PORT": str(port), **env}
     log = project / "serve.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(

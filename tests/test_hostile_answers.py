@@ -113,8 +113,9 @@ def server_paths(tmp_path_factory, nginx_assets):
     return place
 
 
-# Answers VALID gives that its own other answers do not ask (auth tokens, compose): a render leaves them out.
-NOT_ASKED = ("oauth_issuer", "oauth_resource", "oauth_scopes", "replicas")
+# Answers VALID gives that its own other answers do not ask (auth tokens, compose, requirements.txt): a
+# render leaves them out.
+NOT_ASKED = ("oauth_issuer", "oauth_resource", "oauth_scopes", "replicas", "lock_policy")
 
 
 def rendered(template_copy, nginx_assets, tmp_path, **changed) -> tuple[Path, dict]:

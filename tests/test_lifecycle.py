@@ -88,7 +88,7 @@ OTHER_TEMPLATE_ANSWERS = "# another template's answers\n_src_path: gh:someone/py
 # --- helpers --------------------------------------------------------------------------------
 
 
-def insert_after(text: str, anchor: str, line: str) -> str:
+def insert_after(text: str, anchor: str | tuple[str, ...], line: str) -> str:
     """Insert a line after the (single) line starting with anchor, keeping its indentation."""
     lines = text.splitlines(keepends=True)
     index = [i for i, existing in enumerate(lines) if existing.strip().startswith(anchor)]
@@ -100,7 +100,8 @@ def insert_after(text: str, anchor: str, line: str) -> str:
 
 # The user's edits to template-owned files that the template did not touch between the releases.
 CLEAN_EDITS = {
-    "docker-compose.yaml": lambda text: insert_after(text, "MCP_PORT:", "LOG_LEVEL: debug"),
+    # (MCP_PORT until 0.2.0 named it MCP_SERVE_PORT)
+    "docker-compose.yaml": lambda text: insert_after(text, ("MCP_SERVE_PORT:", "MCP_PORT:"), "LOG_LEVEL: debug"),
     NGINX_CONF: lambda text: insert_after(text, "ssl_session_tickets off;", "client_max_body_size 10m;"),
     "Dockerfile": lambda text: text.replace(
         "# Non-root user, by number so Kubernetes' runAsNonRoot",
@@ -608,8 +609,9 @@ EXISTING = {
 # What the template would write there too: the user's Dockerfile and .dockerignore are not among
 # them, as the template's Dockerfile is Dockerfile.mcp (with Dockerfile.mcp.dockerignore) then.
 KEPT = ["clients/claude-code.mcp.json", "docker-compose.yaml"]
-# What the answers file records as theirs: those, and their Dockerfile and .dockerignore.
-RECORDED_USER_FILES = sorted([*KEPT, "Dockerfile", ".dockerignore"])
+# What the answers file records as theirs: those, and their Dockerfile (the template never writes a
+# .dockerignore: its ignore file is named after its Dockerfile).
+RECORDED_USER_FILES = sorted([*KEPT, "Dockerfile"])
 
 
 def existing_repository(path: Path) -> Path:

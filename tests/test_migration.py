@@ -80,7 +80,8 @@ OWNED_BY_0_1_0 = {
 }
 # What 0.1.0 rendered and this release does not: only the example of nginx's tokens map (the server
 # checks the tokens itself now), never a file of the user's.
-GONE_SINCE_0_1_0 = ["nginx/tokens.map.example"]
+# 0.2.0's ignore file is Dockerfile.dockerignore, which BuildKit reads before any .dockerignore.
+GONE_SINCE_0_1_0 = [".dockerignore", "nginx/tokens.map.example"]
 # Edits to template files whose lines 0.2.0 leaves as they were: they must merge cleanly.
 EDITS = {
     "docker-compose.yaml": ("restart: unless-stopped", "mem_limit: 512m"),
@@ -286,7 +287,11 @@ def dockerignored(project: Path, path: str) -> str:
     the last pattern matching the path or a folder above it decides, a '!' pattern brings it back."""
     patterns = [
         line.strip()
-        for line in (project / ".dockerignore").read_text().splitlines()
+        for line in next(
+            path for path in (project / "Dockerfile.dockerignore", project / ".dockerignore") if path.is_file()
+        )
+        .read_text()
+        .splitlines()
         if line.strip() and not line.startswith("#")
     ]
     parts = path.split("/")

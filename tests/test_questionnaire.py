@@ -67,7 +67,7 @@ BAD_ANSWERS = [
     ("env_vars", "API_KEY", "env_vars: expected a YAML list"),
     ("env_vars", ["1API"], "env_vars: '1API' is not a valid variable name"),
     ("env_vars", ["API-KEY"], "is not a valid variable name"),
-    ("env_vars", ["MCP_PORT"], "env_vars: MCP_PORT is set or read by the template itself"),
+    ("env_vars", ["MCP_SERVE_PORT"], "env_vars: MCP_SERVE_PORT is set or read by the template itself"),
     ("env_vars", ["CR_PAT"], "set or read by the template itself"),
     # The wiring's own settings: an answer must not switch the credential check off, nor point it elsewhere.
     ("env_vars", ["MCP_AUTH=none"], "env_vars: MCP_AUTH is set or read by the template itself"),
@@ -168,7 +168,13 @@ def test_an_ingress_host_must_be_a_name():
 def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
     """What the image is built from must be in the project: the dependency file, the paths it copies,
     a Dockerfile of the template's own; a new project's example server is written after the questions."""
-    existing = {"found_server": True, "existing_project": True, "root": str(tmp_path), "dockerfile": "Dockerfile.mcp"}
+    existing = {
+        "found_server": True,
+        "existing_project": True,
+        "new_project": False,
+        "root": str(tmp_path),
+        "dockerfile": "Dockerfile.mcp",
+    }
     (tmp_path / "pyproject.toml").write_text("[project]\nname = 'w'\n")
     (tmp_path / "server.py").write_text("")
     (tmp_path / "Dockerfile").write_text("FROM python:3.13-slim\n")
@@ -189,7 +195,13 @@ def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
         "dockerfile: this project has a Dockerfile of its own"
     )
     # A new project: requirements.txt is made for it, and its example server goes where `server` says.
-    new = {"found_server": False, "existing_project": False, "root": str(tmp_path / "new"), "dockerfile": "Dockerfile"}
+    new = {
+        "found_server": False,
+        "existing_project": False,
+        "new_project": True,
+        "root": str(tmp_path / "new"),
+        "dockerfile": "Dockerfile",
+    }
     fresh = {**VALID, "server": "weather.server:mcp", "source_paths": ["weather"], "dependencies": "requirements.txt"}
     assert problems(fresh, new) == []
     assert (
@@ -199,6 +211,13 @@ def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
     assert problems({**fresh, "dependencies": "pyproject.toml"}, new)[0].startswith(
         "dependencies: pyproject.toml needs pyproject.toml"
     )
+    # A project whose dependencies name its SDK, where the reading found no server: never an example
+    # server in it, and no default to take; the copy stops asking for the one answer.
+    unread = {**new, "new_project": False, "existing_project": True, "sdk_dependency": "mcp", "root": str(tmp_path)}
+    assert problems({**answers, "server": ""}, unread)[0].startswith(
+        "server: your dependencies name mcp, but no server was found in your code; name it (--data server=...)"
+    )
+    assert problems(answers, unread) == []
 
 
 @pytest.mark.parametrize(
@@ -358,3 +377,20 @@ def test_unknown_choice_or_type_on_the_command_line_gets_a_message_not_a_traceba
     assert "sdk: 'mcp3-fastmcp' is not one of mcp2-mcpserver, mcp2-lowlevel, fastmcp" in result.stderr
     assert "port: 'abc' is not a whole number" in result.stderr
     assert not destination.exists()
+
+
+# What published servers read from the environment for themselves (their own transport switches, the
+# settings of the SDKs and servers they are built on): the wiring must set none of them, or a server
+# that refuses the value the wiring sets never starts (tests/fixtures/env_collision).
+NAMES_SERVERS_READ = {
+    "MCP_TRANSPORT", "MCP_HOST", "MCP_PORT", "TRANSPORT", "HOST", "PORT",
+    "FASTMCP_TRANSPORT", "FASTMCP_HOST", "FASTMCP_PORT", "FASTMCP_LOG_LEVEL",
+    "UVICORN_HOST", "UVICORN_PORT", "LOG_LEVEL", "DEBUG",
+}  # fmt: skip
+
+
+def test_the_wirings_variables_are_not_names_servers_read_for_themselves():
+    from extensions.deployment import RESERVED_ENV_VARS
+
+    assert not NAMES_SERVERS_READ & set(RESERVED_ENV_VARS)
+    assert {"MCP_SERVE_TRANSPORT", "MCP_SERVE_HOST", "MCP_SERVE_PORT"} <= set(RESERVED_ENV_VARS)

@@ -136,12 +136,14 @@ def check_consistency(project, answers):
         "pyproject.toml": "uv pip install -r pyproject.toml -c /tmp/sdk-constraint.txt",
         "uv.lock": "uv sync --locked --no-dev --no-install-project",
         "poetry.lock": "poetry export --only main --format requirements.txt --output /tmp/locked.txt",
+        "fastmcp.json": "pip install --no-cache-dir -r /tmp/requirements.txt -c /tmp/sdk-constraint.txt",
+        "script": "uv pip install -r /tmp/script/server.py -c /tmp/sdk-constraint.txt",
     }
     for source, command in install.items():
         assert (command in build) == (source == answers["dependencies"]), source
-    assert build.index("RUN python sdk_check.py") > build.index(install[answers["dependencies"]])
+    assert build.rindex("python sdk_check.py\n") > build.index(install[answers["dependencies"]])
     assert "ARG PYTHON_IMAGE=python:3.13-slim" in dockerfile
-    assert f"MCP_TRANSPORT={answers['transport']}" in dockerfile
+    assert f"MCP_SERVE_TRANSPORT={answers['transport']}" in dockerfile
     for path in answers["source_paths"]:
         path = path.rstrip("/")
         assert f"COPY {path} {path}\n" in runtime_stage(dockerfile)
@@ -153,7 +155,7 @@ def check_consistency(project, answers):
         assert "apt-get" not in runtime
     assert ("apt-get install -y --no-install-recommends git \\\n" in build) == answers["private_deps"]
 
-    assert env["MCP_TRANSPORT"] == answers["transport"] and env["MCP_HOST"] == "0.0.0.0"
+    assert env["MCP_SERVE_TRANSPORT"] == answers["transport"] and env["MCP_SERVE_HOST"] == "0.0.0.0"
     assert "FASTMCP_" not in dockerfile + (project / "docker-compose.yaml").read_text()
     assert service["image"] == "ghcr.io/acme/weather-mcp:latest"
     assert service["restart"] == "unless-stopped"
@@ -217,7 +219,7 @@ def check_swarm(project, answers):
     assert update["failure_action"] == "rollback" and update["parallelism"] == 1
     assert server["deploy"]["resources"]["limits"] and server["deploy"]["resources"]["reservations"]
     env = server["environment"]
-    assert env["MCP_HOST"] == "0.0.0.0" and env["MCP_TRANSPORT"] == answers["transport"]
+    assert env["MCP_SERVE_HOST"] == "0.0.0.0" and env["MCP_SERVE_TRANSPORT"] == answers["transport"]
     assert env["MCP_AUTH"] == answers["auth"]
     assert server["env_file"] == ".env"
     # The server reads the clients' token hashes from a secret of the stack.
@@ -272,10 +274,14 @@ def check_kubernetes(project, answers, public_url):
     )
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    # A server that writes next to its code cannot under it: DEPLOYMENT.md says so, and what to do
+    # (tests/e2e/test_real_shapes.py runs such a server so).
+    deployment_md = (project / "DEPLOYMENT.md").read_text()
+    assert "`OSError: Read-only file system`" in deployment_md and "readOnlyRootFilesystem: false" in deployment_md
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
     assert container["resources"]["limits"] and container["resources"]["requests"]
     env = {item["name"]: item for item in container["env"]}
-    assert env["MCP_HOST"]["value"] == "0.0.0.0" and env["MCP_TRANSPORT"]["value"] == answers["transport"]
+    assert env["MCP_SERVE_HOST"]["value"] == "0.0.0.0" and env["MCP_SERVE_TRANSPORT"]["value"] == answers["transport"]
     assert env["MCP_AUTH"]["value"] == answers["auth"]
     assert env["MCP_ALLOWED_HOSTS"]["value"] == "mcp.example.com,mcp.example.com:*"
     # Variables without a default come from a secret, the others are in the manifest.
@@ -327,7 +333,7 @@ def check_auth(project, answers, env, claude):
     # The server's own token file: mounted, ignored by git and Docker, documented.
     assert ("./mcp-tokens:/app/mcp-tokens:ro" in compose.get("volumes", [])) == (auth == "tokens")
     assert ("mcp-tokens/" in (project / ".gitignore").read_text().splitlines()) == (auth == "tokens")
-    assert "**/mcp-tokens" in (project / ".dockerignore").read_text().splitlines()
+    assert "**/mcp-tokens" in (project / "Dockerfile.dockerignore").read_text().splitlines()
     assert ("## Clients and tokens" in deployment_md) == (auth == "tokens")
     assert ("## OAuth" in deployment_md) == (auth == "oauth")
     assert ("## No authentication" in deployment_md) == (auth == "none")
@@ -405,3 +411,20 @@ def test_sdk_choices_are_the_generations_table():
     from answer_sets import SDKS
 
     assert sorted(SDKS) == sorted(GENERATIONS)
+
+
+def test_the_matrix_renders_every_pair_of_answers_behind_each_compose_front():
+    """Every pair of SDK, transport, dependency source, private deps and extras is rendered behind
+    each compose front, with every answer of each: what a file depends on is never more than two of them."""
+    from answer_sets import DEPENDENCIES, SDKS
+
+    for front in ("host-nginx", "direct"):
+        rows = [
+            (a["sdk"], a["transport"], a["dependencies"], a["private_deps"], bool(a["env_vars"]))
+            for _, a in COMBINATIONS
+            if front_for(a).name == front
+        ]
+        dimensions = [SDKS, TRANSPORTS, DEPENDENCIES, [True, False], [True, False]]
+        for (i, first), (j, second) in itertools.combinations(enumerate(dimensions), 2):
+            for pair in itertools.product(first, second):
+                assert any((row[i], row[j]) == pair for row in rows), (front, pair)

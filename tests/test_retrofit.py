@@ -66,7 +66,7 @@ def test_the_wiring_serves_each_repository_as_written(tmp_path, fixture, transpo
     repo = checkout_fixture(fixture, tmp_path / fixture)
     apply_template(repo, transport=transport, use_nginx=False, **DATA.get(fixture, {}))
     python = environment(SDK_REQUIREMENT[fixture], *EXTRAS)
-    with serving(repo, python=python, MCP_TRANSPORT=transport, WEATHER_API_KEY="k-123") as base:
+    with serving(repo, python=python, MCP_SERVE_TRANSPORT=transport, WEATHER_API_KEY="k-123") as base:
         url = base + ENDPOINTS[transport]
         tools, text = list_and_call(url, transport, "get_forecast", {"city": "Oslo"})
         assert CONTRACT_TOOLS <= set(tools) and text == "Sunny in Oslo"

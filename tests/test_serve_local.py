@@ -47,7 +47,7 @@ def expected_protocols(version) -> set[str]:
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("version", VERSIONS, ids=[v.id for v in VERSIONS])
 def test_example_server_answers_both_clients(projects, version, transport):
-    with serving(projects[version.sdk], python=sdk_python(version), MCP_TRANSPORT=transport) as base:
+    with serving(projects[version.sdk], python=sdk_python(version), MCP_SERVE_TRANSPORT=transport) as base:
         url = base + ENDPOINTS[transport]
         assert list_and_call(url, transport) == (["add"], "5")
         report = probe_with_mcp2_client(url, transport)
@@ -83,7 +83,7 @@ def sse_message_endpoint(base: str, headers: dict[str, str]) -> str:
 @pytest.mark.parametrize("sdk", GENERATIONS)
 def test_sse_endpoint_event_carries_the_proxy_prefix(projects, sdk):
     # This client is 127.0.0.1, the proxy FORWARDED_ALLOW_IPS trusts by default.
-    with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), MCP_TRANSPORT="sse") as base:
+    with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), MCP_SERVE_TRANSPORT="sse") as base:
         for prefix, expected in (("/weather", "/weather/messages/?session_id="), (None, "/messages/?session_id=")):
             headers = {"X-Forwarded-Prefix": prefix} if prefix else {}
             assert sse_message_endpoint(base, headers).startswith(expected)
@@ -93,7 +93,7 @@ def test_sse_endpoint_event_carries_the_proxy_prefix(projects, sdk):
 @pytest.mark.parametrize("sdk", ["mcp2-mcpserver", "fastmcp", "mcp1-fastmcp"])
 def test_a_prefix_from_anyone_but_a_trusted_proxy_is_ignored(projects, sdk, trusted):
     """A client that is not the proxy cannot send another client's messages to a path of its choice."""
-    env = {"MCP_TRANSPORT": "sse", "FORWARDED_ALLOW_IPS": trusted}
+    env = {"MCP_SERVE_TRANSPORT": "sse", "FORWARDED_ALLOW_IPS": trusted}
     with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env) as base:
         forged = {"X-Forwarded-Prefix": "/elsewhere", "X-Forwarded-For": "203.0.113.9"}
         assert sse_message_endpoint(base, forged).startswith("/messages/?session_id=")
@@ -105,7 +105,7 @@ def test_a_prefix_from_anyone_but_a_trusted_proxy_is_ignored(projects, sdk, trus
 @pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("sdk", GENERATIONS)
 def test_host_check_follows_the_allow_list(projects, sdk, transport):
-    env = {"MCP_ALLOWED_HOSTS": "mcp.example.com,mcp.example.com:*", "MCP_TRANSPORT": transport}
+    env = {"MCP_ALLOWED_HOSTS": "mcp.example.com,mcp.example.com:*", "MCP_SERVE_TRANSPORT": transport}
     with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env) as base:
         url = base + ENDPOINTS[transport]
         if transport == "sse":
@@ -150,12 +150,12 @@ def test_unknown_transport_exits_with_the_valid_ones(projects):
     result = subprocess.run(
         [str(sdk_python(NEWEST["mcp2-mcpserver"])), "mcp_serve.py"],
         cwd=projects["mcp2-mcpserver"],
-        env={"MCP_TRANSPORT": "websocket"},
+        env={"MCP_SERVE_TRANSPORT": "websocket"},
         capture_output=True,
         text=True,
     )
     assert result.returncode != 0
-    assert "Unknown MCP_TRANSPORT 'websocket': expected one of streamable-http, sse, stdio" in result.stderr
+    assert "Unknown MCP_SERVE_TRANSPORT 'websocket': expected one of streamable-http, sse, stdio" in result.stderr
 
 
 @pytest.mark.parametrize("sdk", GENERATIONS)
@@ -165,7 +165,7 @@ def test_stdio_transport_serves_the_same_object(projects, sdk):
             command=str(sdk_python(NEWEST[sdk])),
             args=["mcp_serve.py"],
             cwd=str(projects[sdk]),
-            env={"MCP_TRANSPORT": "stdio"},
+            env={"MCP_SERVE_TRANSPORT": "stdio"},
         )
         async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
             await session.initialize()

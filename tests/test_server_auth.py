@@ -61,7 +61,7 @@ def test_tokens_checked_by_the_server(projects, sdk, transport):
     stored = (project / TOKENS_FILE).read_text()
     assert first not in stored and second not in stored  # hashes only
 
-    with serving(project, python=sdk_python(NEWEST[sdk]), MCP_AUTH="tokens", MCP_TRANSPORT=transport) as base:
+    with serving(project, python=sdk_python(NEWEST[sdk]), MCP_AUTH="tokens", MCP_SERVE_TRANSPORT=transport) as base:
         url = base + ENDPOINTS[transport]
         log = project / "serve.log"
         assert "auth: bearer tokens from" in log.read_text()
@@ -121,13 +121,13 @@ def test_no_auth_on_all_interfaces_is_loudly_warned(projects, tmp_path):
     with serving(projects["mcp1-fastmcp"], python=sdk_python(NEWEST["mcp1-fastmcp"]), MCP_AUTH="none") as base:
         assert httpx.get(base + "/healthz").status_code == 200
     assert "WARNING" not in (projects["mcp1-fastmcp"] / "serve.log").read_text()  # 127.0.0.1: only this machine
-    started = start_and_wait(projects["mcp1-fastmcp"], MCP_AUTH="none", MCP_HOST="0.0.0.0")
+    started = start_and_wait(projects["mcp1-fastmcp"], MCP_AUTH="none", MCP_SERVE_HOST="0.0.0.0")
     assert "WARNING: MCP_AUTH=none: anyone who reaches this server can call every tool" in started
 
 
 def start_and_wait(project: Path, **env: str) -> str:
     """Start mcp_serve.py, give it two seconds, stop it: what it printed (for settings it refuses, or warns about)."""
-    environment = {"PATH": "/usr/bin:/bin", "MCP_PORT": str(free_port()), **env}
+    environment = {"PATH": "/usr/bin:/bin", "MCP_SERVE_PORT": str(free_port()), **env}
     python = str(sdk_python(NEWEST["mcp1-fastmcp"]))
     process = subprocess.Popen(
         [python, "mcp_serve.py"], cwd=project, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT

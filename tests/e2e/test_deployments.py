@@ -386,7 +386,7 @@ def test_stateless_session_survives_a_container_restart(deployments, combination
 
 
 def test_health_check_reports_a_server_bound_to_loopback(deployments, docker_engine, docker_cleanup):
-    """The deliberately broken variant: MCP_HOST=127.0.0.1 inside the container."""
+    """The deliberately broken variant: MCP_SERVE_HOST=127.0.0.1 inside the container."""
     deployment = deployments(COMBINATIONS[0])
     name = docker_cleanup.container(docker_cleanup.unique("loopback"))
     host_port = free_port()
@@ -400,7 +400,7 @@ def test_health_check_reports_a_server_bound_to_loopback(deployments, docker_eng
         "--name",
         name,
         "-e",
-        "MCP_HOST=127.0.0.1",
+        "MCP_SERVE_HOST=127.0.0.1",
         "-p",
         published,
         "-v",

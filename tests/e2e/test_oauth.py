@@ -307,7 +307,7 @@ def test_every_generation_is_a_resource_server(projects, sdk):
     ):
         env = {
             "MCP_AUTH": "oauth",
-            "MCP_PORT": str(port),
+            "MCP_SERVE_PORT": str(port),
             "MCP_OAUTH_ISSUER": auth.issuer,
             "MCP_OAUTH_RESOURCE": resource,
             "MCP_OAUTH_SCOPES": SCOPE,

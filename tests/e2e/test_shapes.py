@@ -61,12 +61,17 @@ def build_error(repo, docker_engine, build_flags, dockerfile: str = "Dockerfile"
     return failed.value.stderr
 
 
-@pytest.mark.parametrize(("fixture", "fix"), [("time_shaped", "uv lock"), ("git_shaped", "poetry lock")])
+@pytest.mark.parametrize(
+    ("fixture", "fix", "answers"),
+    [("time_shaped", "uv lock", {"lock_policy": "exact"}), ("git_shaped", "poetry lock", {})],
+)
 def test_a_stale_lock_file_fails_the_build_saying_how_to_fix_it(
-    fixture, fix, tmp_path, docker_engine, docker_build_flags
+    fixture, fix, answers, tmp_path, docker_engine, docker_build_flags
 ):
+    """poetry.lock, and uv.lock kept exactly as committed (by default the image's copy of a stale
+    uv.lock is re-resolved: tests/e2e/test_real_shapes.py)."""
     repo = checkout_fixture(fixture, tmp_path / fixture)
-    apply_template(repo, image=unique_image(fixture), port=free_port(), use_nginx=False)
+    apply_template(repo, image=unique_image(fixture), port=free_port(), use_nginx=False, **answers)
     pyproject = repo / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace("dependencies = [", 'dependencies = [\n    "rich>=13",', 1))
     assert fix in build_error(repo, docker_engine, docker_build_flags)
