@@ -43,7 +43,7 @@ def e2e(session: nox.Session) -> None:
     install(session)
     # Two workers, a test module each at a time: much of an end-to-end test is waiting (health
     # checks, rolling updates, load kept up for seconds), which the other worker fills.
-    session.run("pytest", "-m", "e2e", "-q", "-n", "2", "--dist", "loadscope", *session.posargs)
+    session.run("pytest", "-m", "e2e", "-q", "-n", "2", "--dist", "loadscope", "--durations=15", *session.posargs)
 
 
 @nox.session
