@@ -23,8 +23,10 @@ from .debian import ensure_packages
 from .docker_engine import DOCKER_PACKAGES, ensure_docker_engine
 from .nginx_image import ensure_nginx_image
 
-# Every Debian package an e2e module asks for (each asks again, and finds it installed).
-PACKAGES = (*DOCKER_PACKAGES, "debootstrap", "nginx", "sudo", "openssl", "docker-registry", "nodejs", "npm")
+# The Debian packages the e2e modules ask for (each asks again, and finds them installed). Node.js
+# and npm are not among them: the authorization server's step installs them only where no `node`
+# is (a Node.js from elsewhere conflicts with Debian's npm).
+PACKAGES = (*DOCKER_PACKAGES, "debootstrap", "nginx", "sudo", "openssl", "docker-registry")
 
 
 def main() -> int:
