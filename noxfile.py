@@ -12,6 +12,11 @@ nox -s render -- DIR   render a project with the default answers into DIR
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import nox
 
 nox.options.sessions = ["lint", "tests", "e2e"]
@@ -33,8 +38,31 @@ def install(session: nox.Session, checkov: bool = False) -> None:
 def tests(session: nox.Session) -> None:
     """The fast suite: every answer combination rendered and linted, validators, retrofit, local wiring."""
     install(session, checkov=True)
+    if e2e_follows() and os.geteuid() == 0:
+        # The end-to-end tests' machine-wide parts (Debian packages, the Docker engine, base
+        # images, npm packages) made meanwhile: mostly downloads, which these CPU-bound tests leave
+        # room for. tests/e2e/prepare.py says how the e2e session then finds them.
+        log = open(Path(session.virtualenv.location) / "e2e-prepare.log", "w")  # the child writes it
+        subprocess.Popen(
+            [Path(session.bin) / "python", "-m", "e2e.prepare"],
+            cwd="tests",
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        session.log(f"preparing the e2e tests' machine in the background: {log.name}")
     # Two workers: the machines CI runs on have two cores, and the matrix renders are CPU-bound.
     session.run("pytest", "-m", "not e2e", "-n", "2", *session.posargs)
+
+
+def e2e_follows() -> bool:
+    """Whether this nox run goes on to the e2e session: named after -s/--session(s), or by default."""
+    arguments = sys.argv[1:]
+    for flag in ("-s", "--session", "--sessions", "-e"):
+        if flag in arguments:
+            return "e2e" in arguments[arguments.index(flag) + 1 :]
+    return "e2e" in (nox.options.sessions or [])
 
 
 @nox.session
@@ -43,7 +71,7 @@ def e2e(session: nox.Session) -> None:
     install(session)
     # Two workers, a test module each at a time: much of an end-to-end test is waiting (health
     # checks, rolling updates, load kept up for seconds), which the other worker fills.
-    session.run("pytest", "-m", "e2e", "-q", "-n", "2", "--dist", "loadscope", *session.posargs)
+    session.run("pytest", "-m", "e2e", "-q", "-n", "2", "--dist", "loadscope", "--durations=15", *session.posargs)
 
 
 @nox.session

@@ -257,6 +257,7 @@ TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
     TemplateVariable("MCP_OAUTH_INTROSPECTION_URL", "mcp_auth.py", "the introspection endpoint"),
     TemplateVariable("MCP_OAUTH_CLIENT_ID", "mcp_auth.py", "the client this server introspects as"),
     TemplateVariable("MCP_OAUTH_CLIENT_SECRET", "mcp_auth.py", "that client's secret"),
+    TemplateVariable("MCP_OAUTH_KEYS_MAX_AGE", "mcp_auth.py", "how long the issuer's keys are used before a refetch"),
     TemplateVariable("PYTHONUNBUFFERED", "Dockerfile", "logs reach `docker logs` at once"),
     TemplateVariable("PYTHONDONTWRITEBYTECODE", "Dockerfile", "no .pyc files at run time"),
     TemplateVariable("PATH", "Dockerfile", "the virtual environment's bin first"),

@@ -84,6 +84,7 @@ def oauth(mcp_auth, monkeypatch, jwks=JWKS, **settings):
         "introspection_url": "",
         "client_id": "",
         "client_secret": "",
+        "keys_max_age": mcp_auth.KEYS_MAX_AGE,
     }
     resource = mcp_auth.OAuthResource(**(values | settings))
     return resource, fetched

@@ -143,6 +143,10 @@ class AuthorizationServer:
         """What the provider printed (its warnings and the errors it answered with)."""
         return self.log_path.read_text(errors="replace")
 
+    def introspections(self) -> int:
+        """How many introspection requests reached it."""
+        return len(re.findall(r"^introspection \d+$", self.log(), re.M))
+
     def protected_resource_metadata(self, resource: str) -> dict[str, Any]:
         """RFC 9728 metadata a resource server would publish for ``resource`` with this issuer."""
         return {
@@ -311,6 +315,7 @@ def authorization_server(
     introspection_auth_method: str = "client_secret_basic",
     startup_timeout: float = 120.0,  # a loaded 2-core CI machine once took over 30 s to start it
     tls: TlsCerts | None = None,
+    port: int | None = None,
 ) -> Iterator[AuthorizationServer]:
     """Start one oidc-provider on ``127.0.0.1:<free port>`` for ``resources``; stop it on exit.
 
@@ -330,7 +335,7 @@ def authorization_server(
     if default_resource is not None and default_resource not in resources:
         raise ValueError(f"default_resource {default_resource} is not one of the resources")
     script = install()
-    port = free_port()
+    port = port or free_port()  # a given port: the same issuer again, with a new signing key
     issuer = f"{'https' if tls else 'http'}://{issuer_host}:{port}" + ("/" if trailing_slash else "")
     verify: Any = tls.ssl_context() if tls else True
     clients = {

@@ -18,7 +18,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-from plumbum import local
 
 from .base_image import base_trusting, ensure_base_image, network_flags, proxy_build_args
 from .certs import TlsCerts, make_certs
@@ -26,15 +25,6 @@ from .docker_engine import DockerEngine, ensure_docker_engine, stop_managed_dock
 from .git_server import GitServer, start_git_server
 from .nginx import Nginx
 from .registry import Registry
-
-# The system tools the setup runs live in sbin (debootstrap and the chroot it calls, dockerd and
-# the iptables it calls), which a PATH like Debian's for a non-root user or PATH=/usr/bin:/bin
-# lacks: added, so every process started from here finds them.
-_path = os.environ.get("PATH", "").split(os.pathsep)
-os.environ["PATH"] = os.pathsep.join(
-    [*_path, *(sbin for sbin in ("/usr/local/sbin", "/usr/sbin", "/sbin") if sbin not in _path)]
-)
-local.env["PATH"] = os.environ["PATH"]  # plumbum copied the environment when it was imported
 
 _HERE = Path(__file__).resolve().parent
 

@@ -15,11 +15,13 @@ check sits in mcp_serve.py's wiring, which differs per generation.
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 import hashlib
 import hmac
 import json
 import re
+import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -31,7 +33,7 @@ import tool_calls
 from answer_sets import ENDPOINTS, TRANSPORTS
 from conftest import render
 from fixture_repos import apply_template
-from mcp_probe import list_and_call, raw_tools_call
+from mcp_probe import MCP_HEADERS, TOOLS_CALL, list_and_call, raw_tools_call
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
 from served_project import serving
@@ -43,6 +45,7 @@ from .base_image import base_trusting
 from .certs import TlsCerts, make_certs
 from .deployment import URL_PREFIX, Deployment, nginx_answers, port_answers, unique_image
 from .oauth_client import oauth_client
+from .ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -317,3 +320,77 @@ def test_every_generation_is_a_resource_server(projects, sdk):
             full_flow(auth, resource, "streamable-http")
             check_refusals(resource, auth, other_issuer, resource, metadata_url)
         assert tool_calls.count((projects[sdk] / "serve.log").read_text()) == 1
+
+
+def oauth_environment(port: int, issuer: str, resource: str, **more: str) -> dict:
+    return {
+        "MCP_AUTH": "oauth",
+        "MCP_SERVE_PORT": str(port),
+        "MCP_OAUTH_ISSUER": issuer,
+        "MCP_OAUTH_RESOURCE": resource,
+        "MCP_OAUTH_SCOPES": SCOPE,
+        **more,
+    }
+
+
+def test_a_key_removed_at_the_issuer_is_refused_within_the_keys_max_age(projects):
+    """The issuer restarts with a new signing key and without the old one (a key rotated out): a token
+    signed with the old key is refused once the server's keys are older than MCP_OAUTH_KEYS_MAX_AGE
+    (300 s by default, 5 s here), and a token signed with the new key is taken."""
+    sdk, keys_max_age = "mcp1-fastmcp", 5
+    port = port_answers(False)["port"]
+    resource = f"http://127.0.0.1:{port}/mcp"
+    issuer_port = free_port()
+    issuer = f"http://127.0.0.1:{issuer_port}"
+    env = oauth_environment(port, issuer, resource, MCP_OAUTH_KEYS_MAX_AGE=str(keys_max_age))
+    with contextlib.ExitStack() as first_issuer:
+        first = first_issuer.enter_context(authorization_server(resources(resource), port=issuer_port))
+        with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env):
+            old_token = first.client_credentials_token(resource, SCOPE)
+            assert post(resource, old_token).status_code == 200  # the server fetches the first key now
+            fetched = time.monotonic()
+            first_issuer.close()  # the issuer stops, and comes back with another key
+            with authorization_server(resources(resource), port=issuer_port) as second:
+                new_token = second.client_credentials_token(resource, SCOPE)
+                assert jwt.get_unverified_header(new_token)["kid"] != jwt.get_unverified_header(old_token)["kid"]
+                while post(resource, old_token).status_code == 200:
+                    assert time.monotonic() - fetched < keys_max_age + 2, "the removed key is still taken"
+                    time.sleep(0.25)
+                refused_after = time.monotonic() - fetched
+                assert post(resource, old_token).status_code == 401
+                assert post(resource, new_token).status_code == 200
+    assert keys_max_age - 1 <= refused_after < keys_max_age + 2
+
+
+def test_random_tokens_are_limited_before_they_reach_the_authorization_server(projects):
+    """A client sending made-up tokens to a server that introspects: past its burst of refusals it gets
+    429 from the server itself, so the authorization server is asked about a few only. A valid token
+    from another client is taken at once; from the flooding address, within the second its limit
+    lets through."""
+    sdk = "mcp1-fastmcp"
+    port = port_answers(False)["port"]
+    resource = f"http://127.0.0.1:{port}/mcp"
+    with authorization_server(resources(resource, "opaque")) as auth:
+        env = oauth_environment(
+            port,
+            auth.issuer,
+            resource,
+            MCP_OAUTH_INTROSPECTION_URL=auth.introspection_endpoint,
+            MCP_OAUTH_CLIENT_ID=auth.introspection_client_id,
+            MCP_OAUTH_CLIENT_SECRET=auth.introspection_client_secret,
+        )
+        with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env):
+            statuses = collections.Counter(post(resource, secrets.token_urlsafe(32)).status_code for _ in range(200))
+            asked = auth.introspections()
+            # Another client (another address) is not slowed; the flooding one gets a request a second.
+            valid = auth.client_credentials_token(resource, SCOPE)
+            with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as other_client:
+                response = other_client.post(
+                    resource, json=TOOLS_CALL, headers={**MCP_HEADERS, "Authorization": f"Bearer {valid}"}
+                )
+                assert response.status_code == 200
+            time.sleep(1.1)
+            assert post(resource, auth.client_credentials_token(resource, SCOPE)).status_code == 200
+    assert statuses[401] + statuses[429] == 200 and statuses[429] >= 150, statuses
+    # The burst of refusals, and one a second after it, reach introspection; the rest never leave the server.
+    assert asked <= statuses[401] + 1 and statuses[401] <= 40, (asked, statuses)

@@ -66,10 +66,12 @@ def deploy_shape(fixture: str, workdir: Path, engine, tls, **answers) -> tuple[D
     return Deployment(None, repo, {**recorded, **given}, engine, before), checkout
 
 
-def build_log(deployment: Deployment, build_flags: list[str]) -> str:
-    """`docker build` as the user runs it, with BuildKit's plain progress: what every step printed."""
+def build_log(deployment: Deployment, build_flags: list[str], fresh: bool = False) -> str:
+    """`docker build` as the user runs it, with BuildKit's plain progress: what every step printed
+    (fresh: no step from the build cache, which prints nothing; an earlier run may have left one)."""
     dockerfile = deployment.repo / deployment.answers.get("dockerfile", "Dockerfile")
-    arguments = ["build", "--progress=plain", *build_flags, "--file", str(dockerfile), "--tag", deployment.image]
+    arguments = ["build", "--progress=plain", *(["--no-cache"] if fresh else []), *build_flags]
+    arguments += ["--file", str(dockerfile), "--tag", deployment.image]
     _, out, err = deployment.engine.docker.run([*arguments, str(deployment.repo)])
     return out + err
 
@@ -110,7 +112,7 @@ def check_shape(fixture, tmp_path, docker_engine, docker_build_flags, tls_certs)
                 build_log(deployment, docker_build_flags)
             assert BUILD_STOPS[fixture] in failed.value.stderr
             return
-        log = build_log(deployment, docker_build_flags)
+        log = build_log(deployment, docker_build_flags, fresh=fixture in BUILD_SAYS)
         if fixture in BUILD_SAYS:
             assert BUILD_SAYS[fixture] in log, log[-3000:]
         deployment.compose_up()

@@ -152,6 +152,12 @@ const provider = new Provider(issuer, {
   },
 });
 
+// Each introspection request, so that tests count how many reached this server.
+provider.use(async (ctx, next) => {
+  await next();
+  if (ctx.path.endsWith('/token/introspection')) console.log(`introspection ${ctx.status}`);
+});
+
 // Errors the client only sees as a redirect or a terse JSON body: log them for the test's output.
 for (const event of [
   'server_error', 'authorization.error', 'grant.error', 'registration_create.error', 'introspection.error',
