@@ -10,6 +10,7 @@ Plain Python, no Copier and no Jinja, so the tests call ``detect()`` directly.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -232,7 +233,13 @@ class _ServerFinder(ast.NodeVisitor):
         self.registering_functions: set[str] = set()  # top-level functions that register tools
         self.called_at_import: set[str] = set()  # names the top level calls
         self.main_guard = False  # `if __name__ == "__main__":`
+        self.names_registration = False  # `x.tool`, `x.add_tool` anywhere in the file
         self._function: str | None = None
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        if node.attr in TOOL_REGISTRATIONS:
+            self.names_registration = True
+        self.generic_visit(node)
 
     def visit_If(self, node: ast.If) -> None:
         if self._function is None and ast.unparse(node.test).replace("'", '"') == '__name__ == "__main__"':
@@ -508,8 +515,8 @@ def locked_below(root: Path, dependencies: str, generation) -> str:
     return f"{dependencies} pins {generation.package} {locked}, below {generation.lowest}: the build will stop"
 
 
-def pinned_majors(root: Path) -> dict[str, str]:
-    """The major version of mcp and fastmcp that the lock file or the requirements hold."""
+def pinned_majors(root: Path, declared: list[str]) -> dict[str, str]:
+    """The major version of mcp and fastmcp that the lock file or the declared requirements hold."""
     majors: dict[str, str] = {}
     uv_lock = read_toml(root / "uv.lock") if (root / "uv.lock").is_file() else {}
     poetry_lock = read_toml(root / "poetry.lock") if (root / "poetry.lock").is_file() else {}
@@ -518,8 +525,7 @@ def pinned_majors(root: Path) -> dict[str, str]:
             majors[package["name"]] = str(package["version"]).split(".")[0]
     if majors:
         return majors
-    texts = declared_requirements(root, read_toml(root / "pyproject.toml"))
-    for match in _PIN.finditer("\n".join(texts)):
+    for match in _PIN.finditer("\n".join(declared)):
         name, operator, major = match.group(1).lower(), match.group(2), match.group(3)
         if operator == "<":
             major = str(max(int(major) - 1, 0))
@@ -665,26 +671,14 @@ def imported_files(root: Path, path: Path) -> set[Path]:
     return seen
 
 
-def registers_at_import(path: Path) -> bool:
+def read_registrations(path: Path) -> _ServerFinder:
+    """How the file registers tools (a finder that saw nothing, where it cannot be parsed)."""
     finder = _ServerFinder()
     try:
         finder.visit(ast.parse(read_text(path)))
     except (SyntaxError, ValueError):
-        return False
-    return finder.registers_on_import
-
-
-def registers_anywhere(path: Path) -> bool:
-    """A tool registration anywhere in the file, in a function or not."""
-    try:
-        tree = ast.parse(read_text(path))
-    except (SyntaxError, ValueError):
-        return False
-    for node in ast.walk(tree):
-        target = node.func if isinstance(node, ast.Call) else node
-        if isinstance(target, ast.Attribute) and target.attr in TOOL_REGISTRATIONS:
-            return True
-    return False
+        pass
+    return finder
 
 
 def command_for(root: Path, best: Candidate, scripts: set[str]) -> str:
@@ -705,20 +699,20 @@ def command_for(root: Path, best: Candidate, scripts: set[str]) -> str:
 def served_instead(root: Path, best: Candidate, scripts: set[str]) -> tuple[str, str]:
     """What to serve instead of best, and why ('', '' to keep it): where importing the server would not
     make it whole, what the project's own command line runs."""
-    top = best.module.split(".")[0]
-    script = command_for(root, best, scripts)
     if best.kind == "object" and best.generation in ("mcp1-fastmcp", "mcp2-mcpserver", "fastmcp"):
-        if any(registers_at_import(f) for f in imported_files(root, root / best.path)):
+        registrations = functools.cache(read_registrations)  # each file parsed once
+        if any(registrations(f).registers_on_import for f in imported_files(root, root / best.path)):
             return "", ""
-        if not any(registers_anywhere(f) for f in python_files(root)):
+        if not any(registrations(f).names_registration for f in python_files(root)):
             return "", ""
         why = f"{best.spec} gets its tools from code that importing it does not run"
     elif best.kind in ("factory", "runner") and best.required_parameters:
         why = f"{best.spec} needs {', '.join(best.required_parameters)}, which its command line gives"
     else:
         return "", ""
-    if script:
+    if script := command_for(root, best, scripts):
         return script, f"{why}: served through the project's command {script} (its [project.scripts] entry)"
+    top = best.module.split(".")[0]
     package_main = next((f for f in ((root / "src" / top), root / top) if (f / "__main__.py").is_file()), None)
     if package_main is not None and "." in best.module:
         return top, f"{why}: served as `python -m {top}` runs it"
@@ -741,7 +735,8 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
         return result
     result.existing_project = any((root / name).is_file() for name in DEPENDENCY_FILES)
     pyproject = read_toml(root / "pyproject.toml")
-    names = requirement_names(declared_requirements(root, pyproject))
+    declared = declared_requirements(root, pyproject)
+    names = requirement_names(declared)
     result.sdk_dependency = next((package for package in ("fastmcp", "mcp") if package in names), "")
     result.new_project = not result.sdk_dependency
     result.system_packages = sorted({SYSTEM_PACKAGES[name] for name in names if SYSTEM_PACKAGES.get(name)})
@@ -758,7 +753,7 @@ def detect(root: Path | str, first_copy: bool = True) -> Detected:
     if first_copy and (root / "Dockerfile").is_file():
         result.dockerfile = "Dockerfile.mcp"
         result.notes.append("a Dockerfile of yours exists, so ours is Dockerfile.mcp")
-    majors = pinned_majors(root)
+    majors = pinned_majors(root, declared)
     candidates, sure = find_candidates(root, majors.get("mcp"))
     if python_source:
         result.notes.append(f"Python {result.python_version} from {python_source}")

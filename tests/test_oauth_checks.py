@@ -331,9 +331,12 @@ def test_new_tokens_are_introspected_at_a_bounded_rate(mcp_auth, monkeypatch):
     resource, _ = oauth(mcp_auth, monkeypatch, introspection_url=endpoint, client_id="rs", client_secret="s")
     asked = []
     monkeypatch.setattr(resource, "ask_introspection", lambda value: asked.append(value) or {"active": False})
+    started = time.monotonic()
     statuses = [refused(mcp_auth, resource, f"made-up-{number}")[0] for number in range(300)]
-    assert len(asked) <= mcp_auth.INTROSPECTION_BURST + 2, len(asked)
-    assert statuses.count(429) >= 300 - mcp_auth.INTROSPECTION_BURST - 2
+    # The burst, and what the rate refills while the 300 are sent (more on a loaded machine).
+    bound = mcp_auth.INTROSPECTION_BURST + int(mcp_auth.INTROSPECTIONS_PER_SECOND * (time.monotonic() - started)) + 2
+    assert len(asked) <= bound, (len(asked), bound)
+    assert statuses.count(429) >= 300 - bound
     asked.clear()
     with pytest.raises(mcp_auth.Refused) as refusal:
         anyio.run(resource.check, "one-more", False)
