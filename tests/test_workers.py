@@ -11,7 +11,6 @@ MCP_REQUEST_STATE_KEYS, so a release that moves that seam fails here.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import secrets
 import shutil
@@ -25,8 +24,9 @@ from pathlib import Path
 import pytest
 from conftest import render
 from e2e.ports import free_port
+from mcp_probe import ask_with_mcp2_client as ask
 from pytest_copie.plugin import Copie
-from sdk_envs import mcp2_client_python, sdk_python, sdk_versions
+from sdk_envs import sdk_python, sdk_versions
 from served_project import serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -51,18 +51,6 @@ def projects(tmp_path_factory):
         shutil.copy(MRTR / server, project / "server.py")
         made[sdk] = project
     return made
-
-
-def ask(**request) -> dict:
-    """tests/mrtr/client.py: the mcp 2.x client calling the asking tool; its report."""
-    done = subprocess.run(
-        [str(mcp2_client_python()), str(MRTR / "client.py"), json.dumps(request)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
 
 
 def children(pid: int) -> list[int]:

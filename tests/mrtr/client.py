@@ -1,6 +1,7 @@
 """The mcp 2.x SDK's own client on the 2026-07-28 revision, calling a tool that asks a question.
 
-usage: python client.py '{"urls": [...], "calls": 20, "headers": {...}, "ca_file": PATH|null, "split": false}'
+usage: python client.py '{"urls": [...], "calls": 20, "headers": {...}, "ca_file": PATH|null, "split": false,
+                          "tool": "greet", "answer": {"name": "Ada"}, "expected": "Hello, Ada"}'
 
 Each call is made as a client makes it: Client.call_tool answers the InputRequiredResult with its
 elicitation callback and retries, all through urls[i % len(urls)]. With "split", the first round
@@ -20,31 +21,33 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import ElicitResult
 
-ANSWER = ElicitResult(action="accept", content={"name": "Ada"})
-
-
-async def answer(context, params):
-    return ANSWER
-
 
 def connect(request: dict, url: str) -> Client:
     verify = ssl.create_default_context(cafile=request["ca_file"]) if request.get("ca_file") else True
     http = httpx2.AsyncClient(headers=request.get("headers") or {}, verify=verify, timeout=30)
+
+    async def answer(context, params):
+        return answer_of(request)
+
     return Client(streamable_http_client(url, http_client=http), elicitation_callback=answer, mode="2026-07-28")
 
 
+def answer_of(request: dict) -> ElicitResult:
+    return ElicitResult(action="accept", content=request.get("answer", {"name": "Ada"}))
+
+
 async def one_call(request: dict, number: int) -> str:
-    urls = request["urls"]
+    urls, tool = request["urls"], request.get("tool", "greet")
     first = urls[number % len(urls)]
     if not request.get("split"):
         async with connect(request, first) as client:
-            result = await client.call_tool("greet", {})
+            result = await client.call_tool(tool, {})
     else:
         async with connect(request, first) as client:
-            asked = await client.session.call_tool("greet", {}, allow_input_required=True)
-        responses = {key: ANSWER for key in asked.input_requests or {}}
+            asked = await client.session.call_tool(tool, {}, allow_input_required=True)
+        responses = {key: answer_of(request) for key in asked.input_requests or {}}
         async with connect(request, urls[(number + 1) % len(urls)]) as client:
-            result = await client.call_tool("greet", {}, input_responses=responses, request_state=asked.request_state)
+            result = await client.call_tool(tool, {}, input_responses=responses, request_state=asked.request_state)
     return "".join(getattr(item, "text", "") for item in result.content)
 
 
@@ -57,7 +60,7 @@ async def main(request: dict) -> dict:
             while len(getattr(error, "exceptions", ())) == 1:  # an exception group of one: the one
                 error = error.exceptions[0]
             text = f"{type(error).__name__}: {error}"
-        if text == "Hello, Ada":
+        if text == request.get("expected", "Hello, Ada"):
             report["ok"] += 1
         else:
             report["failed"] += 1
