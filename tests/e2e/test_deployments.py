@@ -25,9 +25,16 @@ import httpx
 import pytest
 from answer_sets import ENDPOINTS, TRANSPORTS
 from fixture_repos import CONTRACT_TOOLS, CUSTOM_ROUTES, DATA, gitignore_after
-from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
+from mcp_probe import (
+    ask_with_mcp2_client,
+    list_and_call,
+    mcp_session,
+    probe_with_mcp2_client,
+    progress_timing,
+    result_text,
+)
 
-from extensions.deployment import parse_env_var
+from extensions.deployment import MAX_AUTO_WORKERS, parse_env_var
 from extensions.generations import GENERATIONS, is_supported
 
 from .boundary import Variant, request_bytes, send, variants
@@ -140,6 +147,22 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
     if combination.transport == "streamable-http":
         # Many requests so far, one lifespan: entered once for the process, not per request.
         assert report["text"] == "1"
+    if combination.transport == "streamable-http":
+        # MCP_SERVE_WORKERS=auto, no CPU limit: a worker per CPU of this machine, behind one port.
+        workers = min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS)
+        log = deployment.logs()
+        assert (f"Starting {workers} workers" in log) == (workers > 1), log[-2000:]
+    if combination.fixture == "mcp2_factory":
+        # A tool that asks the user: its retries reach either worker, which share the container's key.
+        report = ask_with_mcp2_client(
+            urls=[deployment.direct_url],
+            calls=20,
+            tool="forecast_for_asked_city",
+            answer={"city": "Oslo"},
+            expected="Sunny in Oslo",
+            headers=deployment.auth_headers,
+        )
+        assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
     if combination.fixture in CUSTOM_ROUTES:
         # A custom route of the server's own needs the credential too (only /healthz is open).
         status = f"http://127.0.0.1:{deployment.answers['port']}/status"
