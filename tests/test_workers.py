@@ -10,6 +10,7 @@ MCP_REQUEST_STATE_KEYS, so a release that moves that seam fails here.
 
 from __future__ import annotations
 
+import concurrent.futures
 import importlib.util
 import os
 import secrets
@@ -21,9 +22,11 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import render
 from e2e.ports import free_port
+from mcp_probe import MCP_HEADERS, TOOLS_CALL
 from mcp_probe import ask_with_mcp2_client as ask
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
@@ -122,6 +125,20 @@ def test_workers_share_the_port_the_state_and_the_health_check(projects, sdk):
     assert all(not Path(f"/proc/{pid}").exists() for pid in restarted)
     log = (projects[sdk] / "serve.log").read_text()
     assert "Worker 1 of 2 stopped (exit -9): starting it again" in log
+
+
+def test_sigterm_lets_every_worker_finish_its_calls(projects):
+    """Calls in progress on both workers when the container is stopped are answered, then all exit."""
+    with serving(projects["mcp2-mcpserver"], sdk_python(NEWEST["mcp2-mcpserver"]), MCP_SERVE_WORKERS="2") as base:
+        call = {**TOOLS_CALL, "params": {"name": "wait", "arguments": {"seconds": 2}}}
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            answers = [pool.submit(httpx.post, base + "/mcp", json=call, headers=MCP_HEADERS, timeout=30) for _ in range(8)]
+            time.sleep(1)
+            base.process.send_signal(signal.SIGTERM)
+            responses = [answer.result() for answer in answers]
+        assert base.process.wait(timeout=30) == 0
+    assert [response.status_code for response in responses] == [200] * 8
+    assert all("waited 2 s" in response.text for response in responses)
 
 
 def test_a_worker_that_cannot_load_the_server_stops_them_all(projects, tmp_path):

@@ -4,6 +4,7 @@ answer and the sealed state sent back with the retry), and says which process an
 import os
 from typing import Annotated
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.resolve import Elicit, Resolve
 from pydantic import BaseModel
@@ -29,3 +30,10 @@ def greet(who: Annotated[Name, Resolve(ask_name)]) -> str:
 def process_id() -> str:
     """The id of the process that answers."""
     return str(os.getpid())
+
+
+@mcp.tool()
+async def wait(seconds: float) -> str:
+    """Answer after this many seconds."""
+    await anyio.sleep(seconds)
+    return f"waited {seconds} s"
