@@ -11,6 +11,7 @@ MCP_REQUEST_STATE_KEYS, so a release that moves that seam fails here.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import importlib.util
 import os
 import secrets
@@ -132,7 +133,8 @@ def test_sigterm_lets_every_worker_finish_its_calls(projects):
     with serving(projects["mcp2-mcpserver"], sdk_python(NEWEST["mcp2-mcpserver"]), MCP_SERVE_WORKERS="2") as base:
         call = {**TOOLS_CALL, "params": {"name": "wait", "arguments": {"seconds": 2}}}
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
-            answers = [pool.submit(httpx.post, base + "/mcp", json=call, headers=MCP_HEADERS, timeout=30) for _ in range(8)]
+            post = functools.partial(httpx.post, base + "/mcp", json=call, headers=MCP_HEADERS, timeout=30)
+            answers = [pool.submit(post) for _ in range(8)]
             time.sleep(1)
             base.process.send_signal(signal.SIGTERM)
             responses = [answer.result() for answer in answers]
