@@ -193,6 +193,7 @@ def test_the_cpu_limit_is_read_from_cgroup_v2_and_v1(mcp_serve, tmp_path, files,
 @pytest.mark.parametrize(
     ("transport", "value", "expected"),
     [
+        ("streamable-http", "", 1),  # unset: one, as `python mcp_serve.py` on a laptop (the image sets auto)
         ("streamable-http", "3", 3),
         ("sse", "auto", 1),
         ("sse", "1", 1),
