@@ -395,8 +395,8 @@ def test_random_tokens_are_limited_before_they_reach_the_authorization_server(pr
                 assert response.status_code == 200
             time.sleep(1.1)
             assert post(resource, auth.client_credentials_token(resource, SCOPE)).status_code == 200
-    assert statuses[401] + statuses[429] == 200 and statuses[429] >= 150, statuses
     # The burst of refusals, and one a second after it, reach introspection; the rest never leave the server.
     # (On a loaded machine the 200 requests take seconds, and each second lets one more through.)
     refusals_allowed = REFUSALS_BURST + 1 + REFUSALS_PER_SECOND * math.ceil(flooded_for) + 1
-    assert asked <= statuses[401] + 1 and statuses[401] <= refusals_allowed, (asked, statuses, flooded_for)
+    assert statuses[401] + statuses[429] == 200 and statuses[401] <= refusals_allowed, (statuses, flooded_for)
+    assert asked <= statuses[401] + 1, (asked, statuses)
