@@ -102,6 +102,12 @@ def deployments(tmp_path_factory, docker_engine, docker_build_flags, tls_certs):
         deployment.stop()
 
 
+def expected_workers(combination) -> int:
+    """The image's MCP_SERVE_WORKERS=auto without a CPU limit: a worker per CPU of this machine for
+    streamable-http; SSE runs one."""
+    return min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS) if combination.transport == "streamable-http" else 1
+
+
 def _ids(combinations):
     return [c.id for c in combinations]
 
@@ -148,11 +154,10 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
         # Many requests so far, one lifespan: entered once for the process, not per request.
         assert report["text"] == "1"
     if combination.transport == "streamable-http":
-        # MCP_SERVE_WORKERS=auto, no CPU limit: a worker per CPU of this machine, behind one port.
-        workers = min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS)
+        workers = expected_workers(combination)
         log = deployment.logs()
         assert (f"Starting {workers} workers" in log) == (workers > 1), log[-2000:]
-    if combination.fixture == "mcp2_factory":
+    if combination.fixture == "mcp2_factory" and combination.transport == "streamable-http":
         # A tool that asks the user: its retries reach either worker, which share the container's key.
         report = ask_with_mcp2_client(
             urls=[deployment.direct_url],
@@ -339,16 +344,21 @@ def test_refusals_are_rate_limited_without_slowing_a_valid_client(deployments, c
         deployment, as_a_client_asks(deployment, (("Authorization", f"Bearer {deployment.client_token}"),))
     )
 
+    # Each worker process counts the refusals it answers (DEPLOYMENT.md says so).
+    workers = expected_workers(combination)
     started = time.monotonic()
-    statuses = [send(port, refused, source=source, context=tls_certs.ssl_context()).status for _ in range(45)]
+    statuses = [
+        send(port, refused, source=source, context=tls_certs.ssl_context()).status for _ in range(31 * workers + 14)
+    ]
     refusing = time.monotonic() - started
     started = time.monotonic()
     answer = send(port, valid, source=source, context=tls_certs.ssl_context())
     elapsed = time.monotonic() - started
 
-    # 31 in a row (the first and a burst of 30), then one more for each second that passed; 429 for the rest.
+    # 31 in a row (the first and a burst of 30) per worker, then one more for each second that passed;
+    # 429 for the rest.
     assert statuses[:31] == [401] * 31 and set(statuses) == {401, 429}, statuses
-    assert statuses.count(401) <= 31 + int(refusing) + 1, (statuses, refusing)
+    assert statuses.count(401) <= workers * (31 + int(refusing) + 1), (statuses, refusing)
     assert answer.status == 200 and elapsed < 1.0, (answer.status, elapsed)
     # Another address is not limited by this one's refusals.
     assert send(port, refused, source="127.0.2.2", context=tls_certs.ssl_context()).status == 401
