@@ -31,7 +31,7 @@ from mcp_probe import MCP_HEADERS, TOOLS_CALL
 from mcp_probe import ask_with_mcp2_client as ask
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
-from served_project import serving
+from served_project import add_client, serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MRTR = Path(__file__).resolve().parent / "mrtr"
@@ -140,7 +140,27 @@ def test_sigterm_lets_every_worker_finish_its_calls(projects):
             responses = [answer.result() for answer in answers]
         assert base.process.wait(timeout=30) == 0
     assert [response.status_code for response in responses] == [200] * 8
-    assert all("waited 2 s" in response.text for response in responses)
+    assert all("waited 2.0 s" in response.text for response in responses), responses[0].text
+
+
+def test_the_refusal_limit_holds_for_all_the_workers_together(projects, tmp_path):
+    """45 requests with a wrong token from one address, each on a connection of its own (so both
+    workers answer some): 31 refused with 401, the rest with 429, as one process would answer."""
+    project = tmp_path / "with-tokens"
+    shutil.copytree(projects["mcp2-mcpserver"], project)
+    token = add_client(project, "claude-code")
+    python = sdk_python(NEWEST["mcp2-mcpserver"])
+    with serving(project, python, MCP_AUTH="tokens", MCP_SERVE_WORKERS="2") as base:
+
+        def call(token: str) -> int:
+            headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}
+            return httpx.post(base + "/mcp", json=TOOLS_CALL, headers=headers, timeout=10).status_code
+
+        statuses = [call("wrong") for _ in range(45)]
+        valid = call(token)
+    assert statuses[:31] == [401] * 31 and set(statuses[31:]) <= {401, 429}, statuses
+    assert statuses.count(401) <= 33, statuses  # and one a second after the burst
+    assert valid == 200
 
 
 def test_a_worker_that_cannot_load_the_server_stops_them_all(projects, tmp_path):
