@@ -3,7 +3,8 @@ workers of one container, on this machine (the end-to-end suite runs the same on
 
 A tool that asks the client something (2026-07-28) returns an InputRequiredResult whose
 requestState the SDK seals; the client's retry may reach another replica or worker. mcp 2.x's
-MCPServer and fastmcp 4 seal with RequestStateSecurity.ephemeral(), a key per process: the
+MCPServer and fastmcp 4 seal with RequestStateSecurity.ephemeral(), a key per process, and so
+does a low-level mcp 2.x server that adds the SDK's RequestStateBoundary as documented: the
 servers here (tests/mrtr/) are run at the lowest and newest version of each, with and without
 MCP_REQUEST_STATE_KEYS, so a release that moves that seam fails here.
 """
@@ -36,7 +37,7 @@ from served_project import add_client, serving
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MRTR = Path(__file__).resolve().parent / "mrtr"
 # The generations whose state is sealed per process, and a server of each with a tool that asks.
-ASKING_SERVERS = {"mcp2-mcpserver": "mcp2_mcpserver.py", "fastmcp": "fastmcp4.py"}
+ASKING_SERVERS = {"mcp2-mcpserver": "mcp2_mcpserver.py", "mcp2-lowlevel": "mcp2_lowlevel.py", "fastmcp": "fastmcp4.py"}
 # Their versions that seal (fastmcp 2 and 3, on mcp 1, have no multi-round-trip state).
 SEALING = [
     version
