@@ -116,7 +116,7 @@ def test_workers_share_the_port_the_state_and_the_health_check(projects, sdk):
 
         os.kill(workers[0], signal.SIGKILL)
         deadline = time.monotonic() + 20
-        while not (len(children(base.process.pid)) == 2 and health(base)[0] == 200):
+        while not (workers[0] not in (now := children(base.process.pid)) and len(now) == 2 and health(base)[0] == 200):
             assert time.monotonic() < deadline, health(base)
             time.sleep(0.2)
         restarted = children(base.process.pid)
