@@ -126,7 +126,7 @@ def process_on_port(args: list[str], port: int, cwd: Path, log: Path, env: dict[
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"{args[0]} did not start:\n{log.read_text()[-3000:]}")
             time.sleep(0.1)
-        yield
+        yield process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -195,7 +195,9 @@ def start_template(stack: ExitStack, fixture: str, workdir: Path, tls: TlsCerts)
     """Render the fixture with nginx, run mcp_serve.py as served_project.serving() does (MCP_AUTH=none), start nginx."""
     python = str(environment(SDK_REQUIREMENT[fixture], *EXTRAS))
     repo, answers = render(fixture, workdir, tls)
-    base = stack.enter_context(serving(repo, python=python, MCP_PORT=str(answers["port"]), **QUIET))
+    # One worker, as the floor is one process (benchmarks/workers.py compares 1 with 2).
+    settings = {"MCP_PORT": str(answers["port"]), "MCP_SERVE_WORKERS": "1", **QUIET}
+    base = stack.enter_context(serving(repo, python=python, **settings))
     served = TemplateServing(
         repo,
         answers,
@@ -380,6 +382,7 @@ def peers_section(sizes: Sizes, generations: list[str], machine: str, when: str)
         "its end so that connections are kept, as clients on Node do; one row shows the SDK's client as "
         "shipped, which opens a connection per call (benchmarks/call_load.py). The servers run the "
         "newest SDK of their line (tests/fixture_repos.py); mcp-proxy and supergateway spawn the "
-        "repository's own stdio entry point; nginx uses the rendered conf, with its tokens map.\n\n"
+        "repository's own stdio entry point; nginx uses the rendered conf, with its tokens map. mcp_serve.py "
+        "runs one worker (MCP_SERVE_WORKERS=1), as the floor is one process.\n\n"
         f"{table}"
     )

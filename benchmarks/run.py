@@ -220,11 +220,16 @@ def main() -> None:
     from peers import Sizes, peers_section
     from swarm_scaling import HEADING as SWARM_HEADING
     from swarm_scaling import swarm_scaling_section
+    from workers import HEADING as WORKERS_HEADING
+    from workers import workers_section
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--no-docker", action="store_true", help="what needs no Docker engine: render, peers, nginx")
     parser.add_argument(
-        "--only", nargs="+", choices=["docker", "peers", "nginx", "swarm"], help="only these sections; the rest is kept"
+        "--only",
+        nargs="+",
+        choices=["docker", "peers", "nginx", "workers", "swarm"],
+        help="only these sections; the rest is kept",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
     peers_sizes = parser.add_argument_group("peers section sizes")
@@ -242,6 +247,14 @@ def main() -> None:
         peers_sizes.add_argument(flag, type=int, default=getattr(defaults, name), help=f"{text} (%(default)s)")
     parser.add_argument(
         "--generations", nargs="+", choices=list(GENERATION_FIXTURE), metavar="SDK", help="for peers and nginx"
+    )
+    parser.add_argument(
+        "--workers-generations",
+        nargs="+",
+        choices=list(GENERATION_FIXTURE),
+        default=["mcp2-mcpserver", "fastmcp"],
+        metavar="SDK",
+        help="for workers (%(default)s)",
     )
     options = parser.parse_args()
 
@@ -265,11 +278,14 @@ def main() -> None:
         measured[PEERS_HEADING] = peers_section(sizes, generations, machine, when)
     if options.only is None or "nginx" in options.only:
         measured[NGINX_HEADING] = nginx_overhead_section(generations, machine, when)
+    if options.only is None or "workers" in options.only:
+        measured[WORKERS_HEADING] = workers_section(options.workers_generations, machine, when)
     if (options.only is None and not options.no_docker) or (options.only and "swarm" in options.only):
         measured[SWARM_HEADING] = swarm_scaling_section(machine, when)
 
     existing = options.output.read_text() if options.output.exists() else ""
-    text = merged_results(existing, measured, ("", PEERS_HEADING, NGINX_HEADING, SWARM_HEADING))
+    headings = ("", PEERS_HEADING, NGINX_HEADING, WORKERS_HEADING, SWARM_HEADING)
+    text = merged_results(existing, measured, headings)
     options.output.write_text(text)
     print(text)
 

@@ -247,6 +247,8 @@ TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
     TemplateVariable("MCP_SERVER_ARGS", "mcp_serve.py", "command-line arguments for a server function"),
     TemplateVariable("FORWARDED_ALLOW_IPS", "mcp_serve.py", "proxies whose X-Forwarded-* headers are believed"),
     TemplateVariable("MCP_DRAIN_SECONDS", "mcp_serve.py", "how long calls in progress may finish on SIGTERM"),
+    TemplateVariable("MCP_SERVE_WORKERS", "mcp_serve.py", "how many server processes the container runs"),
+    TemplateVariable("MCP_REQUEST_STATE_KEYS", "mcp_serve.py", "the keys that seal multi-round-trip state"),
     TemplateVariable("MCP_AUTH", "mcp_auth.py", "who may call the server"),
     TemplateVariable("MCP_TOKENS_FILE", "mcp_auth.py", "the clients' token hashes"),
     TemplateVariable("MCP_OAUTH_ISSUER", "mcp_auth.py", "the authorization server's issuer"),
@@ -324,6 +326,21 @@ OAUTH_SETTINGS = (
     ),
     EnvEntry("MCP_OAUTH_CLIENT_ID", default=""),
     EnvEntry("MCP_OAUTH_CLIENT_SECRET", default=""),
+)
+
+# How DEPLOYMENT.md and example.env say to make a request-state key (32 random bytes, as hex).
+REQUEST_STATE_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+
+# MCP_SERVE_WORKERS=auto never starts more than this many (each worker loads the server's code).
+MAX_AUTO_WORKERS = 8
+
+WORKERS = EnvEntry(
+    "MCP_SERVE_WORKERS",
+    default="auto",
+    description="Server processes in the container (streamable-http, served stateless): auto for one per CPU"
+    f" the container may use (its CPU limit counted, at most {MAX_AUTO_WORKERS}), or a number. Each loads"
+    " the server's code,"
+    " so memory grows with each.",
 )
 
 SERVER_ARGS = EnvEntry(
@@ -685,10 +702,30 @@ class Deployment:
                 EnvEntry("MCP_OAUTH_SCOPES", "the scopes every call needs", " ".join(a.get("oauth_scopes") or [])),
                 *OAUTH_SETTINGS,
             ]
+        if a["transport"] == "streamable-http":
+            entries.append(WORKERS)
+        if self.generation.seals_request_state:
+            entries.append(self.request_state_keys)
         entries.append(SERVER_ARGS)
         for var in self.app_env:
             entries.append(EnvEntry(var["name"], default=var["default"], description=var["description"] or var["name"]))
         return entries
+
+    @cached_property
+    def request_state_keys(self) -> EnvEntry:
+        """The keys that seal multi-round-trip state: every replica must hold the same, so where
+        the orchestrator runs several the setting is required, in every file that reads .env
+        (the workers of one container share one of their own without it)."""
+        replicated = "replicas" in self.front.questions and self.answers.get("replicas", 1) > 1
+        return EnvEntry(
+            "MCP_REQUEST_STATE_KEYS",
+            default=None if replicated else "",
+            description="The secret that seals the state of a tool that asks the client something (2026-07-28"
+            " multi-round-trip requests), the same in every replica: make one with "
+            + REQUEST_STATE_KEY_COMMAND
+            + ". To rotate, put the new one first and keep the old one after a comma for 10 minutes."
+            + ("" if replicated else " Empty: the container makes one of its own (one replica only)."),
+        )
 
     # the flat names the templates read
 
@@ -745,5 +782,8 @@ class Deployment:
             "oauth_limits": OAUTH,
             "refusals_burst": REFUSALS_BURST,
             "refusals_per_second": REFUSALS_PER_SECOND,
+            "seals_request_state": generation.seals_request_state,
+            "request_state_key_command": REQUEST_STATE_KEY_COMMAND,
+            "max_auto_workers": MAX_AUTO_WORKERS,
         }
         return names

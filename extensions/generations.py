@@ -25,6 +25,9 @@ class Generation:
     new_project_requirement: str  # the requirement line of a new project
     run_methods: tuple[str, ...]  # methods that run the server; a function that calls one is served over HTTP
     transports: tuple[str, ...] = ("streamable-http", "sse")
+    # Seals multi-round-trip state (2026-07-28 requestState) with a key of its own per process
+    # (RequestStateSecurity.ephemeral()), unless the server's code passes a policy.
+    seals_request_state: bool = False
 
     @property
     def supported(self) -> str:
@@ -49,6 +52,7 @@ GENERATIONS: dict[str, Generation] = {
             default_object="mcp",
             new_project_requirement="mcp>=2.0,<3",
             run_methods=("run", "run_stdio_async", "run_sse_async", "run_streamable_http_async"),
+            seals_request_state=True,
         ),
         Generation(
             answer="mcp2-lowlevel",
@@ -60,6 +64,7 @@ GENERATIONS: dict[str, Generation] = {
             default_object="server",
             new_project_requirement="mcp>=2.0,<3",
             run_methods=("run",),
+            seals_request_state=True,  # where the code adds the SDK's RequestStateBoundary
         ),
         Generation(
             answer="fastmcp",
@@ -71,6 +76,7 @@ GENERATIONS: dict[str, Generation] = {
             default_object="mcp",
             new_project_requirement="fastmcp>=4,<5",
             run_methods=("run", "run_async", "run_stdio_async", "run_http_async"),
+            seals_request_state=True,  # 4.x; 2.x and 3.x (on mcp 1) have no such state
         ),
         Generation(
             answer="mcp1-fastmcp",

@@ -127,3 +127,14 @@ def probe_with_mcp2_client(url: str, transport: str, **request) -> dict:
     )
     assert result.returncode == 0, f"mcp 2.x client failed:\n{result.stderr[-3000:]}"
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def ask_with_mcp2_client(**request) -> dict:
+    """A tool that asks the client something, called by the mcp 2.x SDK's client on the 2026-07-28
+    revision (tests/mrtr/client.py, which says what `request` holds): its report."""
+    script = Path(__file__).with_name("mrtr") / "client.py"
+    result = subprocess.run(
+        [str(mcp2_client_python()), str(script), json.dumps(request)], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, f"mcp 2.x client failed:\n{result.stderr[-3000:]}"
+    return json.loads(result.stdout)

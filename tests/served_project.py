@@ -24,10 +24,19 @@ class ServedUrl(str):
 def serving(project: Path, python: Path | str = sys.executable, **env: str):
     """Start `python mcp_serve.py` in the project; yield its base URL once /healthz answers.
 
-    Without a credential check unless env sets MCP_AUTH, as DEPLOYMENT.md's "Develop locally" runs it.
+    Without a credential check unless env sets MCP_AUTH, as DEPLOYMENT.md's "Develop locally" runs it;
+    one worker process unless env sets MCP_SERVE_WORKERS (tests/test_workers.py runs several, the
+    end-to-end deployments the default, one per CPU).
     """
     port = int(env.get("MCP_SERVE_PORT") or free_port())
-    environment = {**os.environ, "MCP_AUTH": "none", "MCP_SERVE_HOST": "127.0.0.1", "MCP_SERVE_PORT": str(port), **env}
+    environment = {
+        **os.environ,
+        "MCP_AUTH": "none",
+        "MCP_SERVE_HOST": "127.0.0.1",
+        "MCP_SERVE_PORT": str(port),
+        "MCP_SERVE_WORKERS": "1",
+        **env,
+    }
     log = project / "serve.log"
     with log.open("w") as log_file:
         process = subprocess.Popen(

@@ -8,6 +8,7 @@ registry can be pulled from on these machines.
 from __future__ import annotations
 
 import json
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -26,7 +27,12 @@ from .ports import free_ports
 
 URL_PREFIX = "tools/weather"
 # What the tests write into .env for the variables the answers declare without a default.
-ENV_VALUES = {"WEATHER_API_KEY": "k-from-dotenv", "API_KEY": "k-from-dotenv"}
+ENV_VALUES = {
+    "WEATHER_API_KEY": "k-from-dotenv",
+    "API_KEY": "k-from-dotenv",
+    # Made as example.env says; the replicas of a stack share it.
+    "MCP_REQUEST_STATE_KEYS": secrets.token_hex(32),
+}
 
 
 @dataclass

@@ -71,6 +71,11 @@ class DockerEngine:
     start_seconds: float | None = None  # how long dockerd took to answer, if we started it
     _extra_env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def is_the_suites_own(self) -> bool:
+        """Whether this is the engine the suite manages (its own socket and data root)."""
+        return self.docker_host == f"unix://{SOCKET}"
+
     def env(self) -> dict[str, str]:
         """Variables to add to a subprocess environment so docker/compose use this engine.
 

@@ -1,7 +1,7 @@
 """A real single-node Docker Swarm on the test engine, and a rendered stack driven as its user drives it.
 
-The engine is put in swarm mode (``docker swarm init``) for the tests that need it and left again
-afterwards, unless it already was a swarm. Its kernel has no IPVS, so Swarm's virtual IPs and
+The engine is put in swarm mode (``docker swarm init``) for the tests that need it; the suite's
+own engine stays a swarm (see swarm_mode). Its kernel has no IPVS, so Swarm's virtual IPs and
 routing mesh do not work here: the stack does not use them (``endpoint_mode: dnsrr``, nginx's
 ports in ``host`` mode), which is also why it runs on any Swarm.
 """
@@ -21,6 +21,7 @@ from fixture_repos import DATA, apply_template, checkout_fixture
 from mcp_probe import list_and_call, raw_tools_call
 from served_project import add_client
 
+from .cache import file_lock
 from .certs import TlsCerts
 from .deployment import ENV_VALUES
 from .docker_engine import DockerEngine
@@ -34,15 +35,20 @@ FIXTURE = "mcp2_factory"
 
 @contextmanager
 def swarm_mode(engine: DockerEngine):
-    """The engine as a single-node swarm manager for the duration."""
-    state = engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
-    started_here = state != "active"
-    if started_here:
-        engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+    """The engine as a single-node swarm manager for the duration.
+
+    The suite's own engine stays a swarm afterwards: leaving breaks the networks of the compose
+    projects other tests run on it meanwhile (their containers lose their network). An engine of
+    the user's is left again, as it was."""
+    with file_lock("swarm-mode"):
+        state = engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
+        started_here = state != "active"
+        if started_here:
+            engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
     try:
         yield
     finally:
-        if started_here:
+        if started_here and not engine.is_the_suites_own:
             engine.docker.run(["swarm", "leave", "--force"], retcode=None, timeout=120)
 
 

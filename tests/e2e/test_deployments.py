@@ -25,9 +25,16 @@ import httpx
 import pytest
 from answer_sets import ENDPOINTS, TRANSPORTS
 from fixture_repos import CONTRACT_TOOLS, CUSTOM_ROUTES, DATA, gitignore_after
-from mcp_probe import list_and_call, mcp_session, probe_with_mcp2_client, progress_timing, result_text
+from mcp_probe import (
+    ask_with_mcp2_client,
+    list_and_call,
+    mcp_session,
+    probe_with_mcp2_client,
+    progress_timing,
+    result_text,
+)
 
-from extensions.deployment import parse_env_var
+from extensions.deployment import MAX_AUTO_WORKERS, parse_env_var
 from extensions.generations import GENERATIONS, is_supported
 
 from .boundary import Variant, request_bytes, send, variants
@@ -95,6 +102,12 @@ def deployments(tmp_path_factory, docker_engine, docker_build_flags, tls_certs):
         deployment.stop()
 
 
+def expected_workers(combination) -> int:
+    """The image's MCP_SERVE_WORKERS=auto without a CPU limit: a worker per CPU of this machine for
+    streamable-http; SSE runs one."""
+    return min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS) if combination.transport == "streamable-http" else 1
+
+
 def _ids(combinations):
     return [c.id for c in combinations]
 
@@ -140,6 +153,21 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
     if combination.transport == "streamable-http":
         # Many requests so far, one lifespan: entered once for the process, not per request.
         assert report["text"] == "1"
+    if combination.transport == "streamable-http":
+        workers = expected_workers(combination)
+        log = deployment.logs()
+        assert (f"Starting {workers} workers" in log) == (workers > 1), log[-2000:]
+    if combination.fixture == "mcp2_factory" and combination.transport == "streamable-http":
+        # A tool that asks the user: its retries reach either worker, which share the container's key.
+        report = ask_with_mcp2_client(
+            urls=[deployment.direct_url],
+            calls=20,
+            tool="forecast_for_asked_city",
+            answer={"city": "Oslo"},
+            expected="Sunny in Oslo",
+            headers=deployment.auth_headers,
+        )
+        assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
     if combination.fixture in CUSTOM_ROUTES:
         # A custom route of the server's own needs the credential too (only /healthz is open).
         status = f"http://127.0.0.1:{deployment.answers['port']}/status"
@@ -323,7 +351,8 @@ def test_refusals_are_rate_limited_without_slowing_a_valid_client(deployments, c
     answer = send(port, valid, source=source, context=tls_certs.ssl_context())
     elapsed = time.monotonic() - started
 
-    # 31 in a row (the first and a burst of 30), then one more for each second that passed; 429 for the rest.
+    # 31 in a row (the first and a burst of 30), then one more for each second that passed; 429 for the
+    # rest: counted for the container, whichever of its workers answers.
     assert statuses[:31] == [401] * 31 and set(statuses) == {401, 429}, statuses
     assert statuses.count(401) <= 31 + int(refusing) + 1, (statuses, refusing)
     assert answer.status == 200 and elapsed < 1.0, (answer.status, elapsed)

@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import subprocess
@@ -38,6 +39,7 @@ from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
 from served_project import serving
 
+from extensions.deployment import REFUSALS_BURST, REFUSALS_PER_SECOND
 from extensions.generations import GENERATIONS
 
 from .authorization_server import AuthorizationServer, authorization_server
@@ -380,7 +382,9 @@ def test_random_tokens_are_limited_before_they_reach_the_authorization_server(pr
             MCP_OAUTH_CLIENT_SECRET=auth.introspection_client_secret,
         )
         with serving(projects[sdk], python=sdk_python(NEWEST[sdk]), **env):
+            started = time.monotonic()
             statuses = collections.Counter(post(resource, secrets.token_urlsafe(32)).status_code for _ in range(200))
+            flooded_for = time.monotonic() - started
             asked = auth.introspections()
             # Another client (another address) is not slowed; the flooding one gets a request a second.
             valid = auth.client_credentials_token(resource, SCOPE)
@@ -391,6 +395,8 @@ def test_random_tokens_are_limited_before_they_reach_the_authorization_server(pr
                 assert response.status_code == 200
             time.sleep(1.1)
             assert post(resource, auth.client_credentials_token(resource, SCOPE)).status_code == 200
-    assert statuses[401] + statuses[429] == 200 and statuses[429] >= 150, statuses
     # The burst of refusals, and one a second after it, reach introspection; the rest never leave the server.
-    assert asked <= statuses[401] + 1 and statuses[401] <= 40, (asked, statuses)
+    # (On a loaded machine the 200 requests take seconds, and each second lets one more through.)
+    refusals_allowed = REFUSALS_BURST + 1 + REFUSALS_PER_SECOND * math.ceil(flooded_for) + 1
+    assert statuses[401] + statuses[429] == 200 and statuses[401] <= refusals_allowed, (statuses, flooded_for)
+    assert asked <= statuses[401] + 1, (asked, statuses)

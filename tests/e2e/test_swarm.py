@@ -25,7 +25,7 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-from mcp_probe import list_and_call, raw_tools_call
+from mcp_probe import ask_with_mcp2_client, list_and_call, raw_tools_call
 from served_project import add_client
 
 from .load import Load
@@ -117,6 +117,27 @@ def test_calls_spread_over_every_replica(stack, tls_certs):
     assert len(served) == REPLICAS
     # Each replica served a fair share: nginx takes them in turn.
     assert min(served.values()) >= result.calls / REPLICAS / 3, served
+
+
+def test_a_tool_that_asks_is_answered_whichever_replica_takes_the_answer(stack, tls_certs):
+    """A tool that asks the user (2026-07-28: an InputRequiredResult; the client's retry carries the
+    answer and the sealed state), called 20 times by the mcp 2.x SDK's own client through the
+    stack's nginx with TLS and a token: nginx sends each retry to another replica, and every call
+    is answered, as the replicas share MCP_REQUEST_STATE_KEYS (from .env, made as example.env says)."""
+    deployed, url, token = stack
+    before = calls_per_replica(deployed)
+    report = ask_with_mcp2_client(
+        urls=[url],
+        calls=20,
+        headers={"Authorization": f"Bearer {token}"},
+        ca_file=str(tls_certs.ca_bundle),
+        tool="forecast_for_asked_city",
+        answer={"city": "Oslo"},
+        expected="Sunny in Oslo",
+    )
+    assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
+    after = calls_per_replica(deployed)
+    assert all(after[container] > before.get(container, 0) for container in after), (before, after)
 
 
 def test_a_stopped_replica_costs_no_call(stack, tls_certs):
