@@ -26,7 +26,7 @@ from .certs import TlsCerts
 from .deployment import ENV_VALUES
 from .docker_engine import DockerEngine
 from .nginx_image import ensure_nginx_image
-from .ports import free_ports
+from .ports import free_port, free_ports
 from .registry import Registry
 
 # An mcp 2.x server repository (a factory function, pyproject.toml), as test_deployments.py has it.
@@ -44,7 +44,10 @@ def swarm_mode(engine: DockerEngine):
         state = engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip()
         started_here = state != "active"
         if started_here:
-            engine.docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+            # A port of its own for the swarm's control plane: another engine on this machine (the
+            # system's, a second test run's) may be a swarm manager on the default 2377.
+            address = f"127.0.0.1:{free_port()}"
+            engine.docker("swarm", "init", "--listen-addr", address, "--advertise-addr", address)
     try:
         yield
     finally:
