@@ -12,7 +12,6 @@ between rounds (`docker service scale`); each round's throughput ratio is the fi
 
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 import time
@@ -26,20 +25,11 @@ from e2e.debian import ensure_packages
 from e2e.docker_engine import ensure_docker_engine
 from e2e.registry import Registry
 from e2e.swarm import deployed_stack, swarm_mode
+from wrk_load import parse_wrk, write_tools_call_script, wrk_args
 
 HEADING = "## Replicas on Swarm: 1 against 2 (Docker engine)"
 CPUS_PER_REPLICA = "0.5"
 CLIENTS = 16
-
-
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
-wrk.headers["Authorization"] = "Bearer %s"
-"""
 
 
 @dataclass
@@ -48,11 +38,6 @@ class Throughput:
     p50_ms: float
     p99_ms: float
     cpu: dict[str, float]  # service: CPU used mid-run, in CPUs (docker stats)
-
-
-def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 
 def cpu_by_service(engine, stack: str) -> dict[str, float]:
@@ -69,16 +54,13 @@ def cpu_by_service(engine, stack: str) -> dict[str, float]:
 
 def measure(engine, stack: str, url: str, script: Path, seconds: int) -> Throughput:
     """wrk against url for `seconds`; every answer must be a 200. CPU use is read halfway."""
-    args = ["wrk", "--threads", "2", "--connections", str(CLIENTS), "--duration", f"{seconds}s", "--latency"]
-    wrk = subprocess.Popen([*args, "--script", str(script), url], stdout=subprocess.PIPE, text=True)
+    wrk = subprocess.Popen(wrk_args(2, CLIENTS, seconds, script, url), stdout=subprocess.PIPE, text=True)
     time.sleep(seconds / 2)
     cpu = cpu_by_service(engine, stack)
     out, _ = wrk.communicate(timeout=seconds * 3)
     assert wrk.returncode == 0, out
-    assert "Non-2xx" not in out and "Socket errors" not in out, out
-    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
-    rate = float(re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)[1])
-    return Throughput(rate, _milliseconds(latency["50"]), _milliseconds(latency["99"]), cpu)
+    rate, latency = parse_wrk(out)
+    return Throughput(rate, latency["50"], latency["99"], cpu)
 
 
 def swarm_scaling_section(machine: str, when: str, rounds: int = 4, seconds: int = 10) -> str:
@@ -92,8 +74,7 @@ def swarm_scaling_section(machine: str, when: str, rounds: int = 4, seconds: int
         try:
             with swarm_mode(engine), deployed_stack(engine, registry, tls, workdir, 1, CPUS_PER_REPLICA) as deployed:
                 stack, url, token = deployed
-                script = workdir / "tools_call.lua"
-                script.write_text(WRK_SCRIPT % token)
+                script = write_tools_call_script(workdir / "tools_call.lua", token)
                 measure(engine, stack.name, url, script, 2)  # warm up: TLS sessions, the replica's first calls
                 measured = {1: [], 2: []}
                 for round_number in range(rounds):

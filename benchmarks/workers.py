@@ -18,7 +18,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from statistics import median
@@ -30,16 +30,11 @@ from e2e.ports import free_port
 from fixture_repos import DETECTED, SDK_REQUIREMENT
 from peers import BENCHMARKS, QUIET, process_on_port, render
 from sdk_envs import EXTRAS, environment
+from served_project import children
+from wrk_load import parse_wrk, write_tools_call_script, wrk_args
 
 HEADING = "## Worker processes: 1 against 2 (local processes, no Docker)"
 CLIENTS = 16
-WRK_SCRIPT = """
-wrk.method = "POST"
-wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":2,"b":3}}}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Accept"] = "application/json, text/event-stream"
-wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
-"""
 
 
 @dataclass(frozen=True)
@@ -49,31 +44,11 @@ class Measured:
     pss_mib: list[float]  # each process's PSS after the load: the supervisor first, then the workers
 
 
-def _milliseconds(text: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()
-    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
-
-
 def wrk(url: str, script: Path, connections: int, seconds: int) -> tuple[float, float]:
-    """(calls/s, p50 ms) of wrk against url; every answer must be a 200."""
-    args = ["wrk", "--threads", "1", "--connections", str(connections), "--duration", f"{seconds}s", "--latency"]
-    out = subprocess.run([*args, "--script", str(script), url], capture_output=True, text=True, check=True).stdout
-    assert "Non-2xx" not in out and "Socket errors" not in out, out
-    p50 = re.search(r"^\s+50%\s+(\S+)$", out, re.M)[1]
-    return float(re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M)[1]), _milliseconds(p50)
-
-
-def process_tree(pid: int) -> list[int]:
-    """pid and its children (from /proc)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return [pid, *sorted(children)]
+    """(calls/s, p50 ms) of wrk (one thread) against url; every answer must be a 200."""
+    out = subprocess.run(wrk_args(1, connections, seconds, script, url), capture_output=True, text=True, check=True)
+    rate, latency = parse_wrk(out.stdout)
+    return rate, latency["50"]
 
 
 def pss_mib(pid: int) -> float:
@@ -120,12 +95,11 @@ def workers_section(generations: list[str], machine: str, when: str, rounds: int
     for sdk in generations:
         fixture = GENERATION_FIXTURE[sdk]
         measured: dict[str, list[Measured]] = {way: [] for way in ways}
-        with tempfile.TemporaryDirectory() as scratch, ExitStack():
+        with tempfile.TemporaryDirectory() as scratch:
             workdir = Path(scratch)
             repo, _ = render(fixture, workdir, make_certs(workdir / "tls"))
             python = str(environment(SDK_REQUIREMENT[fixture], *EXTRAS))
-            script = workdir / "tools_call.lua"
-            script.write_text(WRK_SCRIPT)
+            script = write_tools_call_script(workdir / "tools_call.lua")
             logs = workdir / "logs"
             logs.mkdir()
             order = list(ways)
@@ -136,7 +110,7 @@ def workers_section(generations: list[str], machine: str, when: str, rounds: int
                         wrk(url, script, CLIENTS, 2)  # warm up
                         rate, _ = wrk(url, script, CLIENTS, seconds)
                         _, p50 = wrk(url, script, 1, seconds // 2)
-                        memory = [pss_mib(pid) for pid in process_tree(process.pid)]
+                        memory = [pss_mib(pid) for pid in [process.pid, *sorted(children(process.pid))]]
                         measured[way].append(Measured(rate, p50, memory))
                         time.sleep(1)
         one, two, floor = (measured[way] for way in ways)

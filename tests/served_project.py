@@ -68,6 +68,19 @@ def serving(project: Path, python: Path | str = sys.executable, **env: str):
         process.wait(timeout=10)
 
 
+def children(pid: int) -> list[int]:
+    """The processes whose parent is pid, such as mcp_serve.py's workers (from /proc: no procps needed)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def documented_commands(project: Path) -> str:
     """The sh block of DEPLOYMENT.md's "Clients and tokens" section."""
     section = (project / "DEPLOYMENT.md").read_text().split("## Clients and tokens", 1)[1]

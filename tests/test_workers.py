@@ -32,7 +32,7 @@ from mcp_probe import MCP_HEADERS, TOOLS_CALL
 from mcp_probe import ask_with_mcp2_client as ask
 from pytest_copie.plugin import Copie
 from sdk_envs import sdk_python, sdk_versions
-from served_project import add_client, serving
+from served_project import add_client, children, serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MRTR = Path(__file__).resolve().parent / "mrtr"
@@ -56,19 +56,6 @@ def projects(tmp_path_factory):
         shutil.copy(MRTR / server, project / "server.py")
         made[sdk] = project
     return made
-
-
-def children(pid: int) -> list[int]:
-    """The processes whose parent is pid (from /proc: no procps needed)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # gone meanwhile
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def health(base: str) -> tuple[int, str]:
