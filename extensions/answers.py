@@ -27,7 +27,7 @@ PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
 RESERVED_MODULES = frozenset(
     {
         *("mcp", "fastmcp", "uvicorn", "starlette", "anyio", "pydantic", "jwt", "httpx", "sse_starlette"),
-        *("mcp_serve", "mcp_auth", "healthcheck", "sdk_check", "check_deployment"),
+        *("mcp_serve", "mcp_auth", "mcp_sessions", "healthcheck", "sdk_check", "check_deployment"),
     }
 )
 # Newer than some Python that runs Copier, in the image's Python (3.14).
@@ -459,16 +459,9 @@ def oauth_scopes_error(value: Any) -> str:
     return ""
 
 
-def replicas_error(value: Any, orchestrator: str = "kubernetes", transport: str = "streamable-http") -> str:
+def replicas_error(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
         return f"replicas: {value!r} is not a number of replicas; expected a whole number from 1 to 100"
-    if value > 1 and orchestrator == "swarm" and transport == "sse":
-        # The stack's nginx finds the replicas through Swarm's DNS, one request at a time: it has
-        # no way to send a session's POSTs to the replica that holds its stream.
-        return (
-            f"replicas: {value} SSE replicas on Swarm would lose sessions (each lives in one replica, and "
-            "the stack's nginx spreads requests over all); expected 1, or transport streamable-http"
-        )
     return ""
 
 

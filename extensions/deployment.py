@@ -248,7 +248,8 @@ TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
     TemplateVariable("FORWARDED_ALLOW_IPS", "mcp_serve.py", "proxies whose X-Forwarded-* headers are believed"),
     TemplateVariable("MCP_DRAIN_SECONDS", "mcp_serve.py", "how long calls in progress may finish on SIGTERM"),
     TemplateVariable("MCP_SERVE_WORKERS", "mcp_serve.py", "how many server processes the container runs"),
-    TemplateVariable("MCP_REQUEST_STATE_KEYS", "mcp_serve.py", "the keys that seal multi-round-trip state"),
+    TemplateVariable("MCP_REPLICA_KEYS", "mcp_serve.py", "the keys every replica shares (request state, session routes)"),
+    TemplateVariable("MCP_SESSION_ADDRESS", "mcp_sessions.py", "the address this replica's session ids name"),
     TemplateVariable("MCP_AUTH", "mcp_auth.py", "who may call the server"),
     TemplateVariable("MCP_TOKENS_FILE", "mcp_auth.py", "the clients' token hashes"),
     TemplateVariable("MCP_OAUTH_ISSUER", "mcp_auth.py", "the authorization server's issuer"),
@@ -328,8 +329,8 @@ OAUTH_SETTINGS = (
     EnvEntry("MCP_OAUTH_CLIENT_SECRET", default=""),
 )
 
-# How DEPLOYMENT.md and example.env say to make a request-state key (32 random bytes, as hex).
-REQUEST_STATE_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
+# How DEPLOYMENT.md and example.env say to make a replica key (32 random bytes, as hex).
+REPLICA_KEY_COMMAND = "python3 -c 'import secrets; print(secrets.token_hex(32))'"
 
 # MCP_SERVE_WORKERS=auto never starts more than this many (each worker loads the server's code).
 MAX_AUTO_WORKERS = 8
@@ -337,7 +338,7 @@ MAX_AUTO_WORKERS = 8
 WORKERS = EnvEntry(
     "MCP_SERVE_WORKERS",
     default="auto",
-    description="Server processes in the container (streamable-http, served stateless): auto for one per CPU"
+    description="Server processes in the container: auto for one per CPU"
     f" the container may use (its CPU limit counted, at most {MAX_AUTO_WORKERS}), or a number. Each loads"
     " the server's code,"
     " so memory grows with each.",
@@ -702,27 +703,36 @@ class Deployment:
                 EnvEntry("MCP_OAUTH_SCOPES", "the scopes every call needs", " ".join(a.get("oauth_scopes") or [])),
                 *OAUTH_SETTINGS,
             ]
-        if a["transport"] == "streamable-http":
-            entries.append(WORKERS)
-        if self.generation.seals_request_state:
-            entries.append(self.request_state_keys)
+        entries.append(WORKERS)
+        if self.generation.seals_request_state or self.stateful_sessions:
+            entries.append(self.replica_keys)
         entries.append(SERVER_ARGS)
         for var in self.app_env:
             entries.append(EnvEntry(var["name"], default=var["default"], description=var["description"] or var["name"]))
         return entries
 
     @cached_property
-    def request_state_keys(self) -> EnvEntry:
-        """The keys that seal multi-round-trip state: every replica must hold the same, so where
-        the orchestrator runs several the setting is required, in every file that reads .env
-        (the workers of one container share one of their own without it)."""
+    def stateful_sessions(self) -> bool:
+        """Whether a client's session lives in one server process: SSE always, streamable-http
+        when the sessions answer says so. mcp_sessions.py then routes each session's requests."""
+        return self.answers["transport"] == "sse" or self.answers.get("sessions") == "stateful"
+
+    @cached_property
+    def replica_keys(self) -> EnvEntry:
+        """The keys every replica shares: they seal multi-round-trip state and sign the routes in
+        session ids, so where the orchestrator runs several the setting is required, in every file
+        that reads .env (the workers of one container share one of their own without it)."""
         replicated = "replicas" in self.front.questions and self.answers.get("replicas", 1) > 1
+        uses = []
+        if self.generation.seals_request_state:
+            uses.append("seals the state of a tool that asks the client something (2026-07-28 multi-round-trip requests)")
+        if self.stateful_sessions:
+            uses.append("signs the replica each session id names")
         return EnvEntry(
-            "MCP_REQUEST_STATE_KEYS",
+            "MCP_REPLICA_KEYS",
             default=None if replicated else "",
-            description="The secret that seals the state of a tool that asks the client something (2026-07-28"
-            " multi-round-trip requests), the same in every replica: make one with "
-            + REQUEST_STATE_KEY_COMMAND
+            description="The secret that " + " and ".join(uses) + ", the same in every replica: make one with "
+            + REPLICA_KEY_COMMAND
             + ". To rotate, put the new one first and keep the old one after a comma for 10 minutes."
             + ("" if replicated else " Empty: the container makes one of its own (one replica only)."),
         )
@@ -783,7 +793,8 @@ class Deployment:
             "refusals_burst": REFUSALS_BURST,
             "refusals_per_second": REFUSALS_PER_SECOND,
             "seals_request_state": generation.seals_request_state,
-            "request_state_key_command": REQUEST_STATE_KEY_COMMAND,
+            "stateful_sessions": self.stateful_sessions,
+            "replica_key_command": REPLICA_KEY_COMMAND,
             "max_auto_workers": MAX_AUTO_WORKERS,
         }
         return names

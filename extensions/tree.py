@@ -42,6 +42,7 @@ AFTER_CHANGE = {
     "{{ dockerignore_file }}.jinja": "image",
     "mcp_serve.py.jinja": "image",
     "mcp_auth.py.jinja": "image",
+    "mcp_sessions.py": "image",
     "sdk_check.py.jinja": "image",
     "healthcheck.py": "image",
     "docker-compose.yaml.jinja": "compose",

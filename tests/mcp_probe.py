@@ -15,6 +15,7 @@ import httpx
 from mcp import ClientSession
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.types import ElicitResult
 from sdk_envs import mcp2_client_python
 
 
@@ -27,16 +28,18 @@ async def mcp_session(
     verify: Any = True,
     auth: httpx.Auth | None = None,
     http_transport: httpx.AsyncBaseTransport | None = None,
+    **session_options: Any,
 ) -> AsyncIterator[ClientSession]:
     """An initialized client session over the given transport (auth: e.g. the SDK's OAuthClientProvider;
-    http_transport: httpx's, for streamable-http, which then holds the TLS settings instead of verify)."""
+    http_transport: httpx's, for streamable-http, which then holds the TLS settings instead of verify;
+    session_options: ClientSession's, such as elicitation_callback)."""
     timeout = httpx.Timeout(30, read=300)
     if transport == "streamable-http":
         client = httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout, auth=auth, transport=http_transport)
         async with (
             client as http,
             streamable_http_client(url, http_client=http) as (read_stream, write_stream, _),
-            ClientSession(read_stream, write_stream) as session,
+            ClientSession(read_stream, write_stream, **session_options) as session,
         ):
             await session.initialize()
             yield session
@@ -50,7 +53,7 @@ async def mcp_session(
                 read_stream,
                 write_stream,
             ),
-            ClientSession(read_stream, write_stream) as session,
+            ClientSession(read_stream, write_stream, **session_options) as session,
         ):
             await session.initialize()
             yield session
@@ -116,6 +119,50 @@ async def _progress_timing(url, transport, steps, wait_seconds, **kwargs) -> dic
 def progress_timing(url: str, transport: str, steps: int = 3, wait_seconds: float = 3.0, **kwargs) -> dict:
     """Calls slow_progress: when the first progress notification and when the result arrived."""
     return anyio.run(lambda: _progress_timing(url, transport, steps, wait_seconds, **kwargs))
+
+
+async def _asked_in_sessions(url, transport, sessions, calls, **kwargs) -> dict:
+    report = {"ok": 0, "failed": 0, "errors": [], "processes": set(), "progress": 0, "new_sessions": 0}
+
+    async def answer(context, params):
+        return ElicitResult(action="accept", content={"city": "Lisbon"})
+
+    async def on_progress(done, total, message):
+        report["progress"] += 1
+
+    async def one_session() -> None:
+        done = 0
+        while done < calls:  # a session whose process is gone: a new session, as a client starts one
+            try:
+                async with mcp_session(url, transport, elicitation_callback=answer, **kwargs) as session:
+                    while done < calls:
+                        result = await session.call_tool("forecast_for_asked_city", {}, progress_callback=on_progress)
+                        done += 1
+                        text = result_text(result)
+                        if result.isError or not text.startswith("Sunny in Lisbon"):
+                            report["failed"] += 1
+                            report["errors"].append(text)
+                        else:
+                            report["ok"] += 1
+                            report["processes"].add(text.rsplit("process ", 1)[1].rstrip(")"))
+            except Exception as error:  # noqa: BLE001 - counted, with the first ones reported
+                report["errors"].append(f"{type(error).__name__}: {error}")
+                report["new_sessions"] += 1
+                if report["new_sessions"] > sessions * 2:
+                    raise
+
+    async with anyio.create_task_group() as group:
+        for _ in range(sessions):
+            group.start_soon(one_session)
+    return report
+
+
+def asked_in_sessions(url: str, transport: str, sessions: int = 4, calls: int = 5, **kwargs) -> dict:
+    """`sessions` clients on the 2025-11-25 revision (this SDK's client), each calling a tool that
+    asks the client in the middle of the call (ctx.elicit(), a request over the session) and reports
+    progress, `calls` times: what succeeded, what failed and why, and which processes answered. A
+    session that fails (its process is gone) is replaced by a new one, which goes on."""
+    return anyio.run(lambda: _asked_in_sessions(url, transport, sessions, calls, **kwargs))
 
 
 def probe_with_mcp2_client(url: str, transport: str, **request) -> dict:

@@ -259,20 +259,21 @@ def test_an_answer_to_a_question_that_does_not_apply_is_refused(tmp_path, data, 
     assert not destination.exists() or not any(destination.iterdir())
 
 
-def test_sse_replicas_on_swarm_are_refused(copie):
-    """An SSE session lives in one replica, and the stack's nginx cannot pin a client to one."""
-    error = render_error(copie, orchestrator="swarm", transport="sse", replicas=2)
-    assert "question 'replicas'" in error
-    assert "replicas: 2 SSE replicas on Swarm would lose sessions" in error
-    assert "expected 1, or transport streamable-http" in error
-    # One SSE replica on Swarm, and SSE replicas where a cookie pins the client (Kubernetes), are fine.
-    render(copie, orchestrator="swarm", transport="sse", replicas=1)
-    render(copie, orchestrator="kubernetes", transport="sse", replicas=2)
-
-
-def test_swarm_sse_defaults_to_one_replica(copie):
+def test_sse_replicas_on_swarm_are_taken(copie):
+    """A session's requests that reach another replica are passed on to its own (mcp_sessions.py),
+    so SSE takes several replicas on Swarm as streamable-http does."""
     project = render(copie, orchestrator="swarm", transport="sse")
-    assert "replicas: 1\n" in (project / ".copier-answers.mcp-docker.yml").read_text()
+    assert "replicas: 2\n" in (project / ".copier-answers.mcp-docker.yml").read_text()
+    assert "replicas: 2" in (project / "docker-stack.yaml").read_text()
+
+
+def test_sessions_are_asked_for_streamable_http_only(copie):
+    project = render(copie, transport="sse")
+    assert "sessions:" not in (project / ".copier-answers.mcp-docker.yml").read_text()
+    project = render(copie, sessions="stateful")
+    assert "sessions: stateful" in (project / ".copier-answers.mcp-docker.yml").read_text()
+    assert "STATELESS_HTTP = False" in (project / "mcp_serve.py").read_text()
+    assert "STATELESS_HTTP = True" in (render(copie) / "mcp_serve.py").read_text()
 
 
 def test_refused_answer_writes_nothing(copie, tmp_path):

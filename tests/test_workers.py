@@ -6,7 +6,7 @@ requestState the SDK seals; the client's retry may reach another replica or work
 MCPServer and fastmcp 4 seal with RequestStateSecurity.ephemeral(), a key per process, and so
 does a low-level mcp 2.x server that adds the SDK's RequestStateBoundary as documented: the
 servers here (tests/mrtr/) are run at the lowest and newest version of each, with and without
-MCP_REQUEST_STATE_KEYS, so a release that moves that seam fails here.
+MCP_REPLICA_KEYS, so a release that moves that seam fails here.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def health(base: str) -> tuple[int, str]:
 @pytest.mark.parametrize("version", SEALING, ids=[version.id for version in SEALING])
 def test_state_sealed_by_one_replica_is_taken_by_another(projects, version, tmp_path):
     """Two copies of the server, as two replicas: each call's first round goes to one, the retry
-    with the sealed state to the other. With the same MCP_REQUEST_STATE_KEYS every call succeeds;
+    with the sealed state to the other. With the same MCP_REPLICA_KEYS every call succeeds;
     without it, none does (the SDK's own per-process key, which the wiring replaces)."""
     project, python = projects[version.sdk], sdk_python(version)
     key = secrets.token_hex(32)  # as example.env says to make it
@@ -80,7 +80,7 @@ def test_state_sealed_by_one_replica_is_taken_by_another(projects, version, tmp_
         replicas = [tmp_path / f"replica-{n}-{bool(keys)}" for n in (1, 2)]
         for replica in replicas:
             shutil.copytree(project, replica)
-        settings = {"MCP_REQUEST_STATE_KEYS": keys, "MCP_SERVE_WORKERS": "1"}
+        settings = {"MCP_REPLICA_KEYS": keys, "MCP_SERVE_WORKERS": "1"}
         with serving(replicas[0], python, **settings) as first, serving(replicas[1], python, **settings) as second:
             results[bool(keys)] = ask(urls=[first + "/mcp", second + "/mcp"], calls=10, split=True)
     assert (results[True]["ok"], results[True]["failed"]) == (10, 0), results[True]["errors"][:3]
@@ -199,41 +199,38 @@ def test_the_cpu_limit_is_read_from_cgroup_v2_and_v1(mcp_serve, tmp_path, files,
 
 
 @pytest.mark.parametrize(
-    ("transport", "value", "expected"),
+    ("value", "expected"),
     [
-        ("streamable-http", "", 1),  # unset: one, as `python mcp_serve.py` on a laptop (the image sets auto)
-        ("streamable-http", "3", 3),
-        ("sse", "auto", 1),
-        ("sse", "1", 1),
-        ("sse", "2", "MCP_SERVE_WORKERS=2: an sse session lives in the process that opened it"),
-        ("streamable-http", "0", "MCP_SERVE_WORKERS '0' is not a number of workers: expected auto or"),
-        ("streamable-http", "two", "MCP_SERVE_WORKERS 'two' is not a number of workers"),
+        ("", 1),  # unset: one, as `python mcp_serve.py` on a laptop (the image sets auto)
+        ("3", 3),
+        ("0", "MCP_SERVE_WORKERS '0' is not a number of workers: expected auto or"),
+        ("two", "MCP_SERVE_WORKERS 'two' is not a number of workers"),
     ],
 )
-def test_the_worker_count_is_checked(mcp_serve, monkeypatch, transport, value, expected):
+def test_the_worker_count_is_checked(mcp_serve, monkeypatch, value, expected):
     monkeypatch.setenv("MCP_SERVE_WORKERS", value)
     if isinstance(expected, int):
-        assert mcp_serve.worker_count(transport) == expected
+        assert mcp_serve.worker_count() == expected
     else:
         with pytest.raises(SystemExit, match=expected):
-            mcp_serve.worker_count(transport)
+            mcp_serve.worker_count()
 
 
 def test_auto_counts_the_cpus_the_container_may_use(mcp_serve, monkeypatch):
     monkeypatch.setenv("MCP_SERVE_WORKERS", "auto")
     monkeypatch.setattr(mcp_serve.os, "sched_getaffinity", lambda pid: set(range(64)))
     monkeypatch.setattr(mcp_serve, "cgroup_cpu_limit", lambda: 1.5)
-    assert mcp_serve.worker_count("streamable-http") == 2
+    assert mcp_serve.worker_count() == 2
     monkeypatch.setattr(mcp_serve, "cgroup_cpu_limit", lambda: None)
-    assert mcp_serve.worker_count("streamable-http") == mcp_serve.MAX_AUTO_WORKERS
+    assert mcp_serve.worker_count() == mcp_serve.MAX_AUTO_WORKERS
     monkeypatch.setattr(mcp_serve, "cgroup_cpu_limit", lambda: 0.25)
-    assert mcp_serve.worker_count("streamable-http") == 1
+    assert mcp_serve.worker_count() == 1
 
 
 @pytest.mark.parametrize("second_key_bytes", [None, 8], ids=["one-short-key", "a-short-second-key"])
 def test_a_short_request_state_key_is_refused_in_one_line(projects, second_key_bytes):
     keys = "short" if second_key_bytes is None else f"{secrets.token_hex(32)},{secrets.token_hex(second_key_bytes)}"
-    environment = {**os.environ, "MCP_AUTH": "none", "MCP_REQUEST_STATE_KEYS": keys}
+    environment = {**os.environ, "MCP_AUTH": "none", "MCP_REPLICA_KEYS": keys}
     done = subprocess.run(
         [str(sdk_python(NEWEST["mcp2-mcpserver"])), "mcp_serve.py"],
         cwd=projects["mcp2-mcpserver"],
@@ -245,6 +242,6 @@ def test_a_short_request_state_key_is_refused_in_one_line(projects, second_key_b
     assert done.returncode == 1
     number = 1 if keys == "short" else 2
     assert done.stderr.strip().splitlines() == [
-        f"MCP_REQUEST_STATE_KEYS: key {number} has {len(keys.split(',')[-1])} bytes; each needs at least 32:"
+        f"MCP_REPLICA_KEYS: key {number} has {len(keys.split(',')[-1])} bytes; each needs at least 32:"
         " make one with python3 -c 'import secrets; print(secrets.token_hex(32))'"
     ]

@@ -31,7 +31,7 @@ ENV_VALUES = {
     "WEATHER_API_KEY": "k-from-dotenv",
     "API_KEY": "k-from-dotenv",
     # Made as example.env says; the replicas of a stack share it.
-    "MCP_REQUEST_STATE_KEYS": secrets.token_hex(32),
+    "MCP_REPLICA_KEYS": secrets.token_hex(32),
 }
 
 

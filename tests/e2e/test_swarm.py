@@ -123,7 +123,7 @@ def test_a_tool_that_asks_is_answered_whichever_replica_takes_the_answer(stack, 
     """A tool that asks the user (2026-07-28: an InputRequiredResult; the client's retry carries the
     answer and the sealed state), called 20 times by the mcp 2.x SDK's own client through the
     stack's nginx with TLS and a token: nginx sends each retry to another replica, and every call
-    is answered, as the replicas share MCP_REQUEST_STATE_KEYS (from .env, made as example.env says)."""
+    is answered, as the replicas share MCP_REPLICA_KEYS (from .env, made as example.env says)."""
     deployed, url, token = stack
     before = calls_per_replica(deployed)
     report = ask_with_mcp2_client(
