@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 import subprocess
 import time
 from collections.abc import AsyncIterator
@@ -121,8 +122,13 @@ def progress_timing(url: str, transport: str, steps: int = 3, wait_seconds: floa
     return anyio.run(lambda: _progress_timing(url, transport, steps, wait_seconds, **kwargs))
 
 
-async def _asked_in_sessions(url, transport, sessions, calls, **kwargs) -> dict:
-    report = {"ok": 0, "failed": 0, "errors": [], "processes": set(), "progress": 0, "new_sessions": 0}
+# How long a call may take before its session counts as lost (an SSE stream that ended leaves it waiting).
+CALL_TIMEOUT = timedelta(seconds=20)
+
+
+async def _asked_in_sessions(url, transport, sessions, calls, pause_after, on_pause, **kwargs) -> dict:
+    report = {"ok": 0, "failed": 0, "errors": [], "processes": set(), "progress": 0, "new_sessions": 0, "held_by": []}
+    paused, resumed = [], anyio.Event()
 
     async def answer(context, params):
         return ElicitResult(action="accept", content={"city": "Lisbon"})
@@ -130,22 +136,38 @@ async def _asked_in_sessions(url, transport, sessions, calls, **kwargs) -> dict:
     async def on_progress(done, total, message):
         report["progress"] += 1
 
+    async def pause() -> None:
+        paused.append(True)
+        if len(paused) == sessions:
+            await anyio.to_thread.run_sync(on_pause)
+            resumed.set()
+        await resumed.wait()
+
     async def one_session() -> None:
         done = 0
         while done < calls:  # a session whose process is gone: a new session, as a client starts one
             try:
                 async with mcp_session(url, transport, elicitation_callback=answer, **kwargs) as session:
                     while done < calls:
-                        result = await session.call_tool("forecast_for_asked_city", {}, progress_callback=on_progress)
+                        if done == pause_after and not resumed.is_set():
+                            await pause()
+                        result = await session.call_tool(
+                            "forecast_for_asked_city", {}, read_timeout_seconds=CALL_TIMEOUT, progress_callback=on_progress
+                        )
                         done += 1
                         text = result_text(result)
                         if result.isError or not text.startswith("Sunny in Lisbon"):
                             report["failed"] += 1
                             report["errors"].append(text)
-                        else:
-                            report["ok"] += 1
-                            report["processes"].add(text.rsplit("process ", 1)[1].rstrip(")"))
+                            continue
+                        report["ok"] += 1
+                        process = text.rsplit("process ", 1)[1].rstrip(")")
+                        report["processes"].add(process)
+                        if done == 1:
+                            report["held_by"].append(process)
             except Exception as error:  # noqa: BLE001 - counted, with the first ones reported
+                while isinstance(error, BaseExceptionGroup) and error.exceptions:  # the task group's: what it holds
+                    error = error.exceptions[0]
                 report["errors"].append(f"{type(error).__name__}: {error}")
                 report["new_sessions"] += 1
                 if report["new_sessions"] > sessions * 2:
@@ -157,12 +179,16 @@ async def _asked_in_sessions(url, transport, sessions, calls, **kwargs) -> dict:
     return report
 
 
-def asked_in_sessions(url: str, transport: str, sessions: int = 4, calls: int = 5, **kwargs) -> dict:
+def asked_in_sessions(
+    url: str, transport: str, sessions: int = 4, calls: int = 5, pause_after: int = -1, on_pause=None, **kwargs
+) -> dict:
     """`sessions` clients on the 2025-11-25 revision (this SDK's client), each calling a tool that
     asks the client in the middle of the call (ctx.elicit(), a request over the session) and reports
-    progress, `calls` times: what succeeded, what failed and why, and which processes answered. A
-    session that fails (its process is gone) is replaced by a new one, which goes on."""
-    return anyio.run(lambda: _asked_in_sessions(url, transport, sessions, calls, **kwargs))
+    progress, `calls` times: what succeeded, what failed and why, which processes answered and which
+    held each session first (held_by). A session that fails (its process is gone) is replaced by a
+    new one, which goes on. With pause_after, every session stops after that many calls until
+    on_pause() has run once (it may stop a replica), then goes on."""
+    return anyio.run(lambda: _asked_in_sessions(url, transport, sessions, calls, pause_after, on_pause, **kwargs))
 
 
 def probe_with_mcp2_client(url: str, transport: str, **request) -> dict:
