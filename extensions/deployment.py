@@ -248,7 +248,7 @@ TEMPLATE_VARIABLES: tuple[TemplateVariable, ...] = (
     TemplateVariable("FORWARDED_ALLOW_IPS", "mcp_serve.py", "proxies whose X-Forwarded-* headers are believed"),
     TemplateVariable("MCP_DRAIN_SECONDS", "mcp_serve.py", "how long calls in progress may finish on SIGTERM"),
     TemplateVariable("MCP_SERVE_WORKERS", "mcp_serve.py", "how many server processes the container runs"),
-    TemplateVariable("MCP_REPLICA_KEYS", "mcp_serve.py", "the keys every replica shares (request state, session routes)"),
+    TemplateVariable("MCP_REPLICA_KEYS", "mcp_serve.py", "the keys every replica shares (state, session routes)"),
     TemplateVariable("MCP_SESSION_ADDRESS", "mcp_sessions.py", "the address this replica's session ids name"),
     TemplateVariable("MCP_AUTH", "mcp_auth.py", "who may call the server"),
     TemplateVariable("MCP_TOKENS_FILE", "mcp_auth.py", "the clients' token hashes"),
@@ -725,13 +725,15 @@ class Deployment:
         replicated = "replicas" in self.front.questions and self.answers.get("replicas", 1) > 1
         uses = []
         if self.generation.seals_request_state:
-            uses.append("seals the state of a tool that asks the client something (2026-07-28 multi-round-trip requests)")
+            uses.append("seals the state of a tool that asks the client something (2026-07-28 multi-round-trip)")
         if self.stateful_sessions:
             uses.append("signs the replica each session id names")
         return EnvEntry(
             "MCP_REPLICA_KEYS",
             default=None if replicated else "",
-            description="The secret that " + " and ".join(uses) + ", the same in every replica: make one with "
+            description="The secret that "
+            + " and ".join(uses)
+            + ", the same in every replica: make one with "
             + REPLICA_KEY_COMMAND
             + ". To rotate, put the new one first and keep the old one after a comma for 10 minutes."
             + ("" if replicated else " Empty: the container makes one of its own (one replica only)."),

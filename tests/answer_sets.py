@@ -56,7 +56,16 @@ OAUTH_ANSWERS = {"oauth_issuer": "https://tenant.eu.auth0.com/", "oauth_scopes":
 
 
 def answer_set(
-    sdk, transport, dependencies, nginx, private, extras, auth=DEFAULT_AUTH, orchestrator="compose", lock_policy=None
+    sdk,
+    transport,
+    dependencies,
+    nginx,
+    private,
+    extras,
+    auth=DEFAULT_AUTH,
+    orchestrator="compose",
+    lock_policy=None,
+    sessions=None,
 ) -> tuple[str, dict]:
     """The answers for one combination, with a readable id (the default auth is left out of it)."""
     front = front_for({"orchestrator": orchestrator, "use_nginx": nginx})
@@ -75,13 +84,12 @@ def answer_set(
     }
     if lock_policy:
         chosen["lock_policy"] = lock_policy
+    if sessions:
+        chosen["sessions"] = sessions
     if orchestrator == "compose":
         chosen["use_nginx"] = nginx  # asked only there: Swarm has its nginx, Kubernetes its Ingress
-    if orchestrator == "kubernetes":
+    if orchestrator in ("kubernetes", "swarm"):
         chosen["replicas"] = 3
-    elif orchestrator == "swarm":
-        # SSE on Swarm runs one replica (the questionnaire refuses more).
-        chosen["replicas"] = 3 if transport == "streamable-http" else 1
     if auth == "oauth":
         chosen |= OAUTH_ANSWERS
         if "oauth_resource" in front.questions:
@@ -91,6 +99,7 @@ def answer_set(
     parts += ["private" if private else "public", "extras" if extras else "plain"]
     parts += [] if auth == DEFAULT_AUTH else [f"auth{auth}"]
     parts += [f"lock{lock_policy}"] if lock_policy else []
+    parts += [sessions] if sessions else []
     return "-".join(parts), chosen
 
 
@@ -104,7 +113,7 @@ def combinations():
     source), every SDK x transport with each other auth answer (auth changes the wiring, the compose
     file, nginx and the documents, not how the image is built), and every SDK with each other lock
     policy. Behind the other fronts (a Swarm stack, an Ingress): every SDK x transport x auth, the
-    files that differ by them."""
+    files that differ by them. Behind every front, every SDK with stateful streamable-http sessions."""
     for front in FRONTS.values():
         if front.orchestrator == "compose":
             dimensions = [SDKS, TRANSPORTS, DEPENDENCIES, [True, False], [True, False]]
@@ -124,6 +133,17 @@ def combinations():
             for sdk, transport, auth in itertools.product(SDKS, TRANSPORTS, AUTHS):
                 orchestrator = front.orchestrator
                 yield answer_set(sdk, transport, "requirements.txt", front.nginx, False, True, auth, orchestrator)
+        for sdk in SDKS:
+            yield answer_set(
+                sdk,
+                "streamable-http",
+                "requirements.txt",
+                front.nginx,
+                False,
+                True,
+                orchestrator=front.orchestrator,
+                sessions="stateful",
+            )
 
 
 def render_context(project: Path) -> dict:

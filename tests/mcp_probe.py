@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 import subprocess
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -152,7 +152,10 @@ async def _asked_in_sessions(url, transport, sessions, calls, pause_after, on_pa
                         if done == pause_after and not resumed.is_set():
                             await pause()
                         result = await session.call_tool(
-                            "forecast_for_asked_city", {}, read_timeout_seconds=CALL_TIMEOUT, progress_callback=on_progress
+                            "forecast_for_asked_city",
+                            {},
+                            read_timeout_seconds=CALL_TIMEOUT,
+                            progress_callback=on_progress,
                         )
                         done += 1
                         text = result_text(result)
@@ -166,7 +169,7 @@ async def _asked_in_sessions(url, transport, sessions, calls, pause_after, on_pa
                         if done == 1:
                             report["held_by"].append(process)
             except Exception as error:  # noqa: BLE001 - counted, with the first ones reported
-                while isinstance(error, BaseExceptionGroup) and error.exceptions:  # the task group's: what it holds
+                while getattr(error, "exceptions", None):  # a task group's: what it holds
                     error = error.exceptions[0]
                 report["errors"].append(f"{type(error).__name__}: {error}")
                 report["new_sessions"] += 1
