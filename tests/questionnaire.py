@@ -37,6 +37,7 @@ VALID = {
     "system_packages": ["git", "libpq5"],
     "source_paths": ["server.py", "tools/"],
     "transport": "streamable-http",
+    "sessions": "stateless",
     "image": "ghcr.io/acme/weather-mcp",
     "env_vars": ["API_KEY", "UNITS=metric"],
     "port": 8000,
