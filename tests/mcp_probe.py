@@ -164,7 +164,7 @@ async def _asked_in_sessions(url, transport, sessions, calls, pause_after, on_pa
                             report["errors"].append(text)
                             continue
                         report["ok"] += 1
-                        process = text.rsplit("process ", 1)[1].rstrip(")")
+                        process = text.rsplit("process ", 1)[1].rstrip(")") if "(process " in text else "-"
                         report["processes"].add(process)
                         if done == 1:
                             report["held_by"].append(process)

@@ -100,6 +100,22 @@ def test_a_session_is_served_by_its_own_worker(projects, sdk, transport):
     assert passed_on > 0  # requests that reached the other worker, passed on over its Unix socket
 
 
+def test_a_stateless_server_cannot_ask_a_2025_11_25_client_in_the_middle_of_a_call(projects, tmp_path):
+    """Why the sessions answer exists: served stateless, the same tool fails for that client (no
+    back-channel), on one process."""
+    project = tmp_path / "stateless"
+    shutil.copytree(projects["mcp2-mcpserver", "streamable-http"], project)
+    serve = project / "mcp_serve.py"
+    serve.write_text(serve.read_text().replace("STATELESS_HTTP = False", "STATELESS_HTTP = True"))
+    with serving(project, sdk_python(NEWEST["mcp2-mcpserver"])) as base:
+        with pytest.raises(Exception) as failed:  # noqa: PT011 - the SDK's McpError, in a task group
+            asked_in_sessions(base + "/mcp", "streamable-http", sessions=1, calls=1)
+    error = failed.value
+    while getattr(error, "exceptions", None):  # the task groups': what they hold
+        error = error.exceptions[0]
+    assert "no back-channel for server-initiated requests" in str(error)
+
+
 def round_robin(tmp_path: Path, ports: list[int]) -> tuple[Nginx, str]:
     """Real nginx spreading requests over the replicas one by one, with no affinity of any kind."""
     listen = free_port()

@@ -148,6 +148,7 @@ def deployed_stack(
     replicas: int,
     cpus=None,
     transport: str = "streamable-http",
+    sessions: str | None = None,
 ):
     """The fixture repository with the template applied for Swarm (behind the stack's nginx with TLS, the
     replicas checking the clients' tokens), published to the registry by build-publish.sh and deployed
@@ -163,6 +164,7 @@ def deployed_stack(
         "orchestrator": "swarm",
         "replicas": replicas,
         "transport": transport,
+        **({"sessions": sessions} if sessions else {}),
         "image": f"{registry.address}/e2e/{name}",
         "public_host": "localhost",
         "url_prefix": "tools/weather",

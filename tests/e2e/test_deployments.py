@@ -27,6 +27,7 @@ from answer_sets import ENDPOINTS, TRANSPORTS
 from fixture_repos import CONTRACT_TOOLS, CUSTOM_ROUTES, DATA, gitignore_after
 from mcp_probe import (
     ask_with_mcp2_client,
+    asked_in_sessions,
     list_and_call,
     mcp_session,
     probe_with_mcp2_client,
@@ -102,10 +103,9 @@ def deployments(tmp_path_factory, docker_engine, docker_build_flags, tls_certs):
         deployment.stop()
 
 
-def expected_workers(combination) -> int:
-    """The image's MCP_SERVE_WORKERS=auto without a CPU limit: a worker per CPU of this machine for
-    streamable-http; SSE runs one."""
-    return min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS) if combination.transport == "streamable-http" else 1
+def expected_workers() -> int:
+    """The image's MCP_SERVE_WORKERS=auto without a CPU limit: a worker per CPU of this machine."""
+    return min(len(os.sched_getaffinity(0)), MAX_AUTO_WORKERS)
 
 
 def _ids(combinations):
@@ -153,10 +153,9 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
     if combination.transport == "streamable-http":
         # Many requests so far, one lifespan: entered once for the process, not per request.
         assert report["text"] == "1"
-    if combination.transport == "streamable-http":
-        workers = expected_workers(combination)
-        log = deployment.logs()
-        assert (f"Starting {workers} workers" in log) == (workers > 1), log[-2000:]
+    workers = expected_workers()
+    log = deployment.logs()
+    assert (f"Starting {workers} workers" in log) == (workers > 1), log[-2000:]
     if combination.fixture == "mcp2_factory" and combination.transport == "streamable-http":
         # A tool that asks the user: its retries reach either worker, which share the container's key.
         report = ask_with_mcp2_client(
@@ -168,6 +167,12 @@ def test_compose_runs_it_healthy_and_it_answers_directly(deployments, combinatio
             headers=deployment.auth_headers,
         )
         assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
+    if combination.fixture == "mcp2_factory" and combination.transport == "sse":
+        # SSE sessions live in one worker each, and ask the client in the middle of a call (a
+        # 2025-11-25 client: a request over the session): every message of a session reaches its
+        # worker, whichever the kernel gave its connection.
+        report = asked_in_sessions(deployment.direct_url, "sse", sessions=4, calls=5, headers=deployment.auth_headers)
+        assert (report["ok"], report["failed"], report["new_sessions"]) == (20, 0, 0), report["errors"][:3]
     if combination.fixture in CUSTOM_ROUTES:
         # A custom route of the server's own needs the credential too (only /healthz is open).
         status = f"http://127.0.0.1:{deployment.answers['port']}/status"

@@ -20,12 +20,9 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-import httpx
 import pytest
-from mcp_probe import ask_with_mcp2_client, list_and_call, raw_tools_call
+from mcp_probe import ask_with_mcp2_client, asked_in_sessions, progress_timing, raw_tools_call
 from served_project import add_client
 
 from .load import Load
@@ -67,41 +64,48 @@ def proxy_errors(deployed: Stack) -> list[str]:
     return [line for c in deployed.containers("nginx") for line in deployed.logs(c).splitlines() if "[error]" in line]
 
 
-@contextmanager
-def sse_stream(url: str, token: str, tls_certs) -> Iterator[Iterator[str]]:
-    """An SSE session's stream, opened as a client opens it, its endpoint event already read: its lines."""
-    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
-    timeout = httpx.Timeout(10, read=120)
-    with httpx.stream("GET", url, headers=headers, verify=str(tls_certs.ca_bundle), timeout=timeout) as response:
-        assert response.status_code == 200, response.status_code
-        lines = response.iter_lines()
-        assert next(lines) == "event: endpoint"
-        assert "/tools/weather/messages/?session_id=" in next(lines)
-        yield lines
+def requests_per_replica(deployed: Stack) -> dict[str, int]:
+    """How many POSTs each running replica answered (streamable-http's, SSE's messages), by its access log."""
+    line = re.compile(r'"POST /tools/weather/(mcp|messages/) HTTP/1\.1" 20[02]')
+    return {container: len(line.findall(deployed.logs(container))) for container in deployed.containers()}
 
 
-def test_an_sse_stack_runs_one_replica_whose_sessions_end_with_it(swarm, base_image, registry, tls_certs, tmp_path):
-    """SSE on Swarm, as DEPLOYMENT.md says: one replica, serving whole sessions through the stack's
-    nginx under the path prefix; an update replaces it (stopped first), which ends the sessions it
-    held, and clients that connect again are served by the new one."""
-    with deployed_stack(swarm, registry, tls_certs, tmp_path, 1, transport="sse") as (deployed, url, token):
+@pytest.mark.parametrize(("transport", "sessions"), [("sse", None), ("streamable-http", "stateful")])
+def test_sessions_are_served_through_two_replicas_and_a_lost_one_ends_only_its_own(
+    swarm, base_image, registry, tls_certs, tmp_path, transport, sessions
+):
+    """Stateful sessions (SSE, and streamable-http with `sessions: stateful`) on two replicas behind
+    the stack's nginx, which spreads requests with no regard to sessions: the mcp 1.x SDK's client
+    (2025-11-25) calls a tool that asks it which city in the middle of the call (a request over the
+    session) 20 times in 4 sessions, with no failure and both replicas taking requests; progress
+    notifications arrive. Then a replica is killed: only the sessions it held end, and their
+    clients start new ones, which the other replica serves."""
+    with deployed_stack(swarm, registry, tls_certs, tmp_path, 2, transport=transport, sessions=sessions) as (
+        deployed,
+        url,
+        token,
+    ):
         options = session_options(token, tls_certs)
-        for _ in range(3):
-            assert list_and_call(url, "sse", **options)[1] == "5"
-        with sse_stream(url, token, tls_certs) as lines:
-            server = deployed.repo / "weather_mcp" / "server.py"
-            server.write_text(server.read_text() + "\n# release 2\n")
-            published = deployed.script("build-publish.sh")
-            assert published.returncode == 0, published.stdout + published.stderr
-            deployed.deploy()
-            ended = time.monotonic() + 90
-            with pytest.raises((StopIteration, httpx.RemoteProtocolError)):
-                while time.monotonic() < ended:  # keep-alive pings until the replica stops
-                    next(lines)
-            assert time.monotonic() < ended, "the old replica's stream did not end"
-        deployed.wait_update()
-        assert len(deployed.wait_replicas(1, image_tag="2", timeout=60)) == 1
-        assert list_and_call(url, "sse", **options)[1] == "5"
+        report = asked_in_sessions(url, transport, sessions=4, calls=5, **options)
+        assert (report["ok"], report["failed"], report["new_sessions"]) == (20, 0, 0), report["errors"][:3]
+        served = requests_per_replica(deployed)
+        assert len(served) == 2 and all(served.values()), served
+        assert progress_timing(url, transport, steps=3, wait_seconds=0.5, **options)["notifications"] == 3
+
+        victim = deployed.containers()[0]
+        report = asked_in_sessions(
+            url,
+            transport,
+            sessions=8,
+            calls=4,
+            pause_after=2,
+            on_pause=lambda: deployed.engine.docker("kill", victim),
+            **options,
+        )
+    assert (report["ok"], report["failed"]) == (32, 0), report["errors"][:3]
+    # nginx took the 8 sessions' first requests in turn: each replica held some, and only the
+    # victim's ended (one new session each).
+    assert 0 < report["new_sessions"] < 8, report["errors"]
 
 
 def test_calls_spread_over_every_replica(stack, tls_certs):
