@@ -129,9 +129,10 @@ class SessionRouter:
     for another process's session on to it (another worker over its Unix socket, another replica
     over the network)."""
 
-    def __init__(self, app, routes: Routes):
+    def __init__(self, app, routes: Routes, sse_path: str | None = None):
         self.app = app
         self.routes = routes
+        self.sse_path = sse_path  # where SSE streams open, announcing their message endpoint
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -182,7 +183,8 @@ class SessionRouter:
     def _minting(self, send, scope):
         """send, with this process named in every session id the SDK hands out: the Mcp-Session-Id
         header, and the message endpoint in an SSE stream's first event."""
-        stream = {"endpoint_named": scope["method"] != "GET"}
+        # An SSE stream's first event announces its session's message endpoint: read until it is named.
+        stream = {"endpoint_named": scope["method"] != "GET" or scope["path"].rstrip("/") != self.sse_path}
 
         async def minted(message):
             if message["type"] == "http.response.start":

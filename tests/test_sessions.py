@@ -117,7 +117,8 @@ def test_a_stateless_server_cannot_ask_a_2025_11_25_client_in_the_middle_of_a_ca
 
 
 def round_robin(tmp_path: Path, ports: list[int]) -> tuple[Nginx, str]:
-    """Real nginx spreading requests over the replicas one by one, with no affinity of any kind."""
+    """Real nginx spreading requests over the replicas one by one, with no affinity of any kind (a
+    request to a replica that is gone goes to the next, as the Swarm stack's nginx does)."""
     listen = free_port()
     servers = "".join(f"    server 127.0.0.1:{port};\n" for port in ports)
     conf = tmp_path / "round-robin.conf"
@@ -126,7 +127,9 @@ def round_robin(tmp_path: Path, ports: list[int]) -> tuple[Nginx, str]:
         f"server {{\n    listen 127.0.0.1:{listen};\n    location / {{\n"
         "        proxy_pass http://replicas;\n        proxy_http_version 1.1;\n"
         '        proxy_set_header Connection "";\n        proxy_set_header Host $http_host;\n'
-        "        proxy_buffering off;\n        proxy_read_timeout 1h;\n    }\n}\n"
+        "        proxy_buffering off;\n        proxy_read_timeout 1h;\n"
+        # As the Swarm stack's nginx: a request to a replica that is gone goes to another.
+        "        proxy_next_upstream error timeout non_idempotent;\n    }\n}\n"
     )
     return Nginx(tmp_path / "nginx", conf), f"http://127.0.0.1:{listen}"
 
