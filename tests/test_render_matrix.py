@@ -305,7 +305,9 @@ def check_kubernetes(project, answers, public_url):
     assert rule["host"] == "mcp.example.com" and ingress["spec"]["tls"][0]["hosts"] == ["mcp.example.com"]
     annotations = ingress["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/proxy-buffering"] == "off"
-    assert ("nginx.ingress.kubernetes.io/affinity" in annotations) == (answers["transport"] == "sse")
+    # A cookie pins a session's client to its replica, saving the hop mcp_sessions.py would make.
+    stateful = answers["transport"] == "sse" or answers.get("sessions") == "stateful"
+    assert ("nginx.ingress.kubernetes.io/affinity" in annotations) == stateful
 
 
 def check_auth(project, answers, env, claude):
@@ -355,9 +357,10 @@ def test_kubernetes_manifests_pass_checkov(template_copy, tmp_path):
     checks linters.CHECKOV_SKIPPED names with its reasons."""
     rows = [answers for _, answers in COMBINATIONS if answers["orchestrator"] == "kubernetes"]
     rows = [answers for answers in rows if answers["sdk"] == rows[0]["sdk"]]
-    assert len(rows) == len({(answers["transport"], answers["auth"]) for answers in rows}) >= 6
+    variants = {(answers["transport"], answers.get("sessions", ""), answers["auth"]) for answers in rows}
+    assert len(rows) == len(variants) >= 7
     for answers in rows:
-        variant = f"{answers['transport']}-{answers['auth']}"
+        variant = f"{answers['transport']}-{answers.get('sessions', '')}-{answers['auth']}"
         project, _ = render_new_project(template_copy, tmp_path / "projects" / variant, **answers)
         shutil.copytree(project / "k8s", tmp_path / "manifests" / variant)
     assert linters.checkov_kubernetes(tmp_path / "manifests") == []
