@@ -56,7 +56,9 @@ def test_copy_with_defaults_reads_the_code_and_keeps_every_file(tmp_path, fixtur
         assert after[name] == expected, f"{name} changed"
     # No second list of dependencies next to the project's own, and no example server.
     assert ("requirements.txt" in after) == ("requirements.txt" in before)
-    template_python = {"mcp_serve.py", "mcp_auth.py", "check_deployment.py", "healthcheck.py", "sdk_check.py"}
+    template_python = {
+        *("mcp_serve.py", "mcp_auth.py", "mcp_sessions.py", "check_deployment.py", "healthcheck.py", "sdk_check.py")
+    }
     assert not [name for name in after if name not in before and name.endswith(".py") and name not in template_python]
 
 
