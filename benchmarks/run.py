@@ -2,7 +2,8 @@
 
     nox -s benchmarks                    # writes benchmarks/results.md
     nox -s benchmarks -- --no-docker     # what needs no Docker engine: render, peers, nginx
-    nox -s benchmarks -- --only swarm    # only these sections (docker, peers, nginx, swarm); the rest is kept
+    nox -s benchmarks -- --only swarm    # only these sections; the rest is kept
+                                         # (docker, peers, nginx, workers, sessions, swarm)
 
 Render numbers come from fresh `copier copy` processes (wall time and peak RSS per process).
 Run-time numbers come from real images on a real Docker engine (tests/e2e starts one): build
@@ -11,7 +12,9 @@ directly and through nginx with TLS. Request loops are bounded and go to loopbac
 Two sections measure local processes instead, each with its own table under its own heading:
 benchmarks/peers.py compares the template's wiring with the bare SDK app, mcp-proxy and
 supergateway; benchmarks/nginx_overhead.py splits what nginx + TLS adds to a call.
-benchmarks/swarm_scaling.py measures 1 replica against 2 on a real single-node Docker Swarm.
+benchmarks/workers.py measures 1 worker process against 2, benchmarks/session_hop.py what a
+session's request costs when another replica passes it on, and benchmarks/swarm_scaling.py 1
+replica against 2 on a real single-node Docker Swarm.
 """
 
 from __future__ import annotations
@@ -218,6 +221,8 @@ def main() -> None:
     from nginx_overhead import nginx_overhead_section
     from peers import HEADING as PEERS_HEADING
     from peers import Sizes, peers_section
+    from session_hop import HEADING as SESSIONS_HEADING
+    from session_hop import session_hop_section
     from swarm_scaling import HEADING as SWARM_HEADING
     from swarm_scaling import swarm_scaling_section
     from workers import HEADING as WORKERS_HEADING
@@ -228,7 +233,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["docker", "peers", "nginx", "workers", "swarm"],
+        choices=["docker", "peers", "nginx", "workers", "sessions", "swarm"],
         help="only these sections; the rest is kept",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
@@ -280,11 +285,13 @@ def main() -> None:
         measured[NGINX_HEADING] = nginx_overhead_section(generations, machine, when)
     if options.only is None or "workers" in options.only:
         measured[WORKERS_HEADING] = workers_section(options.workers_generations, machine, when)
+    if options.only is None or "sessions" in options.only:
+        measured[SESSIONS_HEADING] = session_hop_section(machine, when)
     if (options.only is None and not options.no_docker) or (options.only and "swarm" in options.only):
         measured[SWARM_HEADING] = swarm_scaling_section(machine, when)
 
     existing = options.output.read_text() if options.output.exists() else ""
-    headings = ("", PEERS_HEADING, NGINX_HEADING, WORKERS_HEADING, SWARM_HEADING)
+    headings = ("", PEERS_HEADING, NGINX_HEADING, WORKERS_HEADING, SESSIONS_HEADING, SWARM_HEADING)
     text = merged_results(existing, measured, headings)
     options.output.write_text(text)
     print(text)

@@ -15,10 +15,10 @@ wrk.headers["MCP-Protocol-Version"] = "2025-06-18"
 """
 
 
-def write_tools_call_script(path: Path, token: str | None = None) -> Path:
-    """The wrk Lua script sending tools/call add(2, 3), with a bearer token when given."""
-    authorization = f'wrk.headers["Authorization"] = "Bearer {token}"\n' if token else ""
-    path.write_text(_SCRIPT + authorization)
+def write_tools_call_script(path: Path, token: str | None = None, headers: dict[str, str] | None = None) -> Path:
+    """The wrk Lua script sending tools/call add(2, 3), with a bearer token and other headers when given."""
+    headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
+    path.write_text(_SCRIPT + "".join(f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items()))
     return path
 
 
