@@ -191,7 +191,7 @@ def deployed_stack(
         assert "Deployed" in deployed.deploy()  # VERSION says 1
         deployed.wait_replicas(replicas, image_tag="1")
         url = f"https://localhost:{https_port}/tools/weather/{'sse' if transport == 'sse' else 'mcp'}"
-        wait_answering(url, transport, token, tls)
+        wait_answering(url, transport, token, tls, stateful=transport == "sse" or sessions == "stateful")
         yield deployed, url, token
     finally:
         deployed.remove()
@@ -199,14 +199,15 @@ def deployed_stack(
             engine.docker.run(["image", "rm", "-f", f"{answers['image']}:{tag}"], retcode=None)
 
 
-def wait_answering(url: str, transport: str, token: str, tls: TlsCerts, timeout: float = 60) -> None:
-    """Until the stack's nginx answers a call with the token (it starts apart from the replicas)."""
+def wait_answering(url: str, transport: str, token: str, tls: TlsCerts, stateful: bool, timeout: float = 60) -> None:
+    """Until the stack's nginx answers a call with the token (it starts apart from the replicas): in
+    a session of the SDK's client where sessions are stateful, a lone POST otherwise."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if transport == "sse":
+            if stateful:
                 headers = {"Authorization": f"Bearer {token}"}
-                if list_and_call(url, "sse", headers=headers, verify=str(tls.ca_bundle))[1] == "5":
+                if list_and_call(url, transport, headers=headers, verify=str(tls.ca_bundle))[1] == "5":
                     return
             elif raw_tools_call(url, f"Bearer {token}", verify=str(tls.ca_bundle)).status_code == 200:
                 return
