@@ -149,6 +149,7 @@ def deployed_stack(
     cpus=None,
     transport: str = "streamable-http",
     sessions: str | None = None,
+    fixture: str = FIXTURE,
 ):
     """The fixture repository with the template applied for Swarm (behind the stack's nginx with TLS, the
     replicas checking the clients' tokens), published to the registry by build-publish.sh and deployed
@@ -156,11 +157,11 @@ def deployed_stack(
 
     cpus: a CPU limit per replica written into docker-stack.yaml (the benchmarks' setting)."""
     ensure_nginx_image(engine)
-    repo = checkout_fixture(FIXTURE, workdir / "repo")
+    repo = checkout_fixture(fixture, workdir / "repo")
     https_port, http_port = free_ports(2)
     name = f"e2e-swarm-{uuid.uuid4().hex[:6]}"
     answers = {
-        **DATA.get(FIXTURE, {}),
+        **DATA.get(fixture, {}),
         "orchestrator": "swarm",
         "replicas": replicas,
         "transport": transport,

@@ -144,6 +144,27 @@ def test_a_tool_that_asks_is_answered_whichever_replica_takes_the_answer(stack, 
     assert all(after[container] > before.get(container, 0) for container in after), (before, after)
 
 
+@pytest.mark.parametrize("fixture", ["mcp2_lowlevel", "fastmcp4_app"])
+def test_a_tool_that_asks_is_answered_across_replicas_by_the_other_generations_that_seal(
+    swarm, base_image, registry, tls_certs, tmp_path, fixture
+):
+    """The same for mcp 2.x's low-level Server (its documented RequestStateBoundary) and fastmcp 4,
+    each from its fixture repository, on two replicas."""
+    with deployed_stack(swarm, registry, tls_certs, tmp_path, 2, fixture=fixture) as (deployed, url, token):
+        report = ask_with_mcp2_client(
+            urls=[url],
+            calls=20,
+            headers={"Authorization": f"Bearer {token}"},
+            ca_file=str(tls_certs.ca_bundle),
+            tool="forecast_for_asked_city",
+            answer={"city": "Oslo"},
+            expected="Sunny in Oslo",
+        )
+        served = requests_per_replica(deployed)
+    assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
+    assert len(served) == 2 and all(served.values()), served
+
+
 def test_a_stopped_replica_costs_no_call(stack, tls_certs):
     """A replica stopped as Swarm stops one (SIGTERM: a drained node, a rescheduled task): the calls
     it holds are answered, new ones go to the others, Swarm starts a replacement."""
