@@ -48,6 +48,8 @@ ONE_HOP = frozenset(
 )
 SIGNATURE_BYTES = 8
 CONNECT_SECONDS = 2
+# Connections kept open to each process requests are passed on to, for the next ones.
+IDLE_CONNECTIONS = 8
 # The SDK's session ids, in the endpoint event of an SSE stream.
 SSE_ENDPOINT_ID = re.compile(rb"(session_id=)([0-9a-f]{32})")
 
@@ -133,6 +135,7 @@ class SessionRouter:
         self.app = app
         self.routes = routes
         self.sse_path = sse_path  # where SSE streams open, announcing their message endpoint
+        self.forward = Forwarder()
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -150,9 +153,12 @@ class SessionRouter:
             await self.app(scope, receive, self._minting(send, scope))
         elif (owner.address, owner.port) == (me.address, me.port):
             path = worker_socket(me.port, owner.worker)
-            await forward(scope, receive, send, where, lambda: asyncio.open_unix_connection(path))
+            await self.forward(scope, receive, send, where, path, lambda: asyncio.open_unix_connection(path))
         elif signed and not _header(scope, FORWARDED_HEADER):
-            await forward(scope, receive, send, where, lambda: asyncio.open_connection(owner.address, owner.port))
+            target = f"{owner.address}:{owner.port}"
+            await self.forward(
+                scope, receive, send, where, target, lambda: asyncio.open_connection(owner.address, owner.port)
+            )
         else:
             await session_not_found(send, where)
 
@@ -224,60 +230,104 @@ async def session_not_found(send, where: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-async def forward(scope, receive, send, where: str, connect) -> None:
-    """Pass the request on to the session's own process and stream its answer back, until the
-    answer ends or the client goes (an SSE or GET stream stays open as long as the client does)."""
-    body = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            break
-    try:
+class Forwarder:
+    """Passes a request on to the process that holds its session and streams the answer back,
+    until the answer ends or the client goes (an SSE or GET stream stays open as long as the client
+    does). Connections that end an exchange cleanly are kept for the next request to the same
+    process: a new connection each time would cost a connect and an accept per request."""
+
+    def __init__(self):
+        self.idle: dict[str, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+
+    async def _connection(self, target: str, connect) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, bool]:
+        """(reader, writer, whether it was kept from an earlier request)."""
+        idle = self.idle.get(target, [])
+        while idle:
+            reader, writer = idle.pop()
+            if not writer.is_closing() and not reader.at_eof():
+                return reader, writer, True
+            writer.close()
         with anyio.fail_after(CONNECT_SECONDS):
             reader, writer = await connect()
-    except (OSError, TimeoutError):  # its process is gone (stopped, crashed, replaced)
-        await session_not_found(send, where)
-        return
-    connection = h11.Connection(h11.CLIENT)
-    target = scope.get("raw_path") or scope["path"].encode()
-    if scope.get("query_string"):
-        target += b"?" + scope["query_string"]
-    headers = [(name, value) for name, value in scope["headers"] if name.lower() not in ONE_HOP]
-    headers += [(b"content-length", str(len(body)).encode()), (FORWARDED_HEADER, b"1")]
-    started = False
-    try:
-        writer.write(connection.send(h11.Request(method=scope["method"], target=target, headers=headers)))
-        writer.write(connection.send(h11.Data(data=bytes(body))) or b"")
-        writer.write(connection.send(h11.EndOfMessage()))
-        await writer.drain()
-        async with anyio.create_task_group() as group:
+        return reader, writer, False
 
-            async def client_gone() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
+    def _keep(self, target: str, reader, writer) -> None:
+        idle = self.idle.setdefault(target, [])
+        if len(idle) < IDLE_CONNECTIONS:
+            idle.append((reader, writer))
+        else:
+            writer.close()
+
+    async def __call__(self, scope, receive, send, where: str, target: str, connect) -> None:
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            path += b"?" + scope["query_string"]
+        headers = [(name, value) for name, value in scope["headers"] if name.lower() not in ONE_HOP]
+        headers += [(b"content-length", str(len(body)).encode()), (FORWARDED_HEADER, b"1")]
+        request = h11.Request(method=scope["method"], target=path, headers=headers)
+        while True:
+            try:
+                reader, writer, kept = await self._connection(target, connect)
+            except (OSError, TimeoutError):  # its process is gone (stopped, crashed, replaced)
+                await session_not_found(send, where)
+                return
+            connection = h11.Connection(h11.CLIENT)
+            try:
+                writer.write(connection.send(request) + (connection.send(h11.Data(data=bytes(body))) or b""))
+                writer.write(connection.send(h11.EndOfMessage()))
+                await writer.drain()
+                response = await _next_event(connection, reader)
+                if not isinstance(response, h11.Response):
+                    raise h11.RemoteProtocolError("closed before an answer")
+                break
+            except (OSError, h11.ProtocolError) as error:
+                writer.close()
+                if kept:  # a kept connection the other end had closed meanwhile: once more, on a new one
+                    continue
+                print(f"mcp_sessions: passing a request on to {target} failed: {error}", file=sys.stderr)
+                await session_not_found(send, where)
+                return
+        try:
+            kept_headers = [(name, value) for name, value in response.headers if name.lower() not in ONE_HOP]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": kept_headers})
+            async with anyio.create_task_group() as group:
+
+                async def client_gone() -> None:
+                    while (await receive())["type"] != "http.disconnect":
+                        pass
+                    group.cancel_scope.cancel()
+
+                group.start_soon(client_gone)
+                while True:
+                    event = await _next_event(connection, reader)
+                    if isinstance(event, h11.Data):
+                        await send({"type": "http.response.body", "body": bytes(event.data), "more_body": True})
+                    elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
+                        break
+                await send({"type": "http.response.body", "body": b""})
                 group.cancel_scope.cancel()
+        except (OSError, h11.ProtocolError) as error:  # the answer was begun: the client sees it cut
+            print(f"mcp_sessions: an answer from {target} was cut: {error}", file=sys.stderr)
+        finally:
+            if connection.our_state is h11.DONE and connection.their_state is h11.DONE:
+                self._keep(target, reader, writer)
+            else:
+                writer.close()
 
-            group.start_soon(client_gone)
-            while True:
-                event = connection.next_event()
-                if event is h11.NEED_DATA:
-                    connection.receive_data(await reader.read(65536))
-                elif isinstance(event, h11.Response):
-                    started = True
-                    kept = [(name, value) for name, value in event.headers if name.lower() not in ONE_HOP]
-                    await send({"type": "http.response.start", "status": event.status_code, "headers": kept})
-                elif isinstance(event, h11.Data):
-                    await send({"type": "http.response.body", "body": bytes(event.data), "more_body": True})
-                elif isinstance(event, (h11.EndOfMessage, h11.ConnectionClosed)):
-                    break
-            await send({"type": "http.response.body", "body": b""})
-            group.cancel_scope.cancel()
-    except (OSError, h11.ProtocolError) as error:
-        if not started:
-            print(f"mcp_sessions: passing a request on failed: {error}", file=sys.stderr)
-            await session_not_found(send, where)
-    finally:
-        writer.close()
+
+async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader):
+    """The next event of the answer (a 1xx is skipped), reading from the connection as needed."""
+    while True:
+        event = connection.next_event()
+        if event is h11.NEED_DATA:
+            connection.receive_data(await reader.read(65536))
+        elif not isinstance(event, h11.InformationalResponse):
+            return event
