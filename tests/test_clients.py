@@ -77,6 +77,19 @@ def test_client_files(copie, nginx_assets, transport, auth):
             assert TOKEN_VAR not in text, name
         CHECKS[name.split(".")[0]](config, url=url, transport=transport, auth=auth)
 
+    # DEPLOYMENT.md says where each file goes, and for a client without one, what to use instead.
+    docs = (project / "DEPLOYMENT.md").read_text()
+    for name in rendered:
+        assert f"`clients/{name}`" in docs, f"DEPLOYMENT.md does not say where clients/{name} goes"
+    if transport != STREAMABLE:
+        assert "**OpenAI Codex** and **goose** speak streamable HTTP only" in docs
+    if auth == "oauth":
+        assert "**Continue**: no file." in docs and '"mcp-remote"' in docs
+    # Claude's connectors take a static header (beta since 2026-08-31); ChatGPT takes OAuth only.
+    assert "never a static token" not in docs.split("**ChatGPT**")[0]
+    assert ("static request headers" in docs) == (auth == "tokens")
+    assert ("with `auth=tokens` it cannot connect" in docs) == (auth == "tokens")
+
 
 # --- each client's own keys ----------------------------------------------------------------------
 
