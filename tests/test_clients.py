@@ -113,10 +113,14 @@ def check_codex(config, url, transport, auth):
 
 
 def check_gemini(config, url, transport, auth):
-    # Gemini CLI: httpUrl is streamable HTTP, url is SSE; it expands ${VAR} in settings.json.
+    # Gemini CLI: httpUrl is streamable HTTP. A bare url was SSE in its older releases and is
+    # streamable HTTP in 0.61 (tests/test_real_clients.py saw it); url with type "sse" is SSE in
+    # both, as `gemini mcp add --transport sse` writes it. It expands ${VAR} in settings.json.
     server = config["mcpServers"][NAME]
-    key, other = ("httpUrl", "url") if transport == STREAMABLE else ("url", "httpUrl")
-    assert server[key] == url and other not in server
+    if transport == STREAMABLE:
+        assert server["httpUrl"] == url and "url" not in server and "type" not in server
+    else:
+        assert server["url"] == url and server["type"] == "sse" and "httpUrl" not in server
     assert server.get("headers") == ({"Authorization": f"Bearer ${{{TOKEN_VAR}}}"} if auth == "tokens" else None)
 
 
