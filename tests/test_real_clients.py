@@ -8,7 +8,9 @@ wrong one (the server's log shows the 401):
 - Gemini CLI reads clients/gemini.settings.json from its home folder (`gemini mcp list` connects to
   each server and says "Connected" or "Disconnected");
 - the files that run `npx -y mcp-remote` (Zed with a token, Claude Desktop) are run as written by
-  the MCP Inspector's CLI, a stdio host as Zed and Claude Desktop are, which calls a tool through them.
+  the MCP Inspector's CLI, a stdio host as Zed and Claude Desktop are, which calls a tool through them;
+- OpenAI Codex reads clients/codex.config.toml (its parser is strict); it connects only in a session,
+  which needs an OpenAI account, so only what it made of the file is checked.
 
 The clients are pinned in tests/real_clients (package.json and its lock file) and installed with
 `npm ci` once into the tests' cache; without npm or the registry the tests are skipped.
@@ -18,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 from pathlib import Path
 
 import pytest
-from answer_sets import BASE_ANSWERS, TRANSPORTS
+from answer_sets import AUTHS, BASE_ANSWERS, OAUTH_ANSWERS, TRANSPORTS
 from conftest import render
 from e2e.debian import DebianPackagesError
 from e2e.node_packages import NodePackageError, installed_packages
@@ -105,10 +108,35 @@ def test_gemini_cli_connects_with_the_rendered_settings(clients, projects, tmp_p
         wrong = mcp_list(WRONG)
         refused = refusals(project) - before
         unset = mcp_list(None)
+        # DEPLOYMENT.md's command instead of the file, into a settings.json of its own: the same entry.
+        (home / ".gemini/settings.json").write_text(json.dumps({"security": settings["security"]}))
+        documented = gemini_add_command(project)
+        added = subprocess.run(
+            [str(clients / "node_modules/.bin/gemini"), *documented[1:]],
+            cwd=work,
+            env={"HOME": str(home), "PATH": os.environ["PATH"]},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        written = json.loads((home / ".gemini/settings.json").read_text())["mcpServers"][NAME]
+        connected_as_documented = mcp_list(token)
     assert f"✓ {NAME}: {url} ({kind}) - Connected" in connected, connected
     assert f"✗ {NAME}: {url} ({kind}) - Disconnected" in wrong, wrong
     assert refused >= 1, "the server refused nothing: the wrong token was never sent"
     assert "Disconnected" in unset and "Connected\n" not in unset.replace("Disconnected", ""), unset
+    # The command stores the variable, not the token (single quotes in DEPLOYMENT.md).
+    assert written["headers"] == {"Authorization": f"Bearer ${{{TOKEN_VAR}}}"}, written
+    assert f"✓ {NAME}: {url} ({kind}) - Connected" in connected_as_documented, connected_as_documented
+
+
+def gemini_add_command(project: Path) -> list[str]:
+    """DEPLOYMENT.md's `gemini mcp add ...` line, split as sh splits it."""
+    docs = (project / "DEPLOYMENT.md").read_text()
+    [line] = [line for line in docs.splitlines() if line.startswith("gemini mcp add ")]
+    return shlex.split(line)
 
 
 def bridge_commands(project: Path, token: str) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -158,3 +186,34 @@ def test_mcp_remote_bridge_files_call_a_tool(clients, projects, tmp_path, transp
     assert json.loads(right.stdout)["structuredContent"] == {"result": 5}
     assert wrong.returncode != 0 and '"result": 5' not in wrong.stdout, wrong.stdout[-2000:]
     assert refused >= 1, "the server refused nothing: the wrong token was never sent"
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+def test_codex_reads_the_rendered_config_toml(clients, tmp_path, auth):
+    """Codex parses its config.toml strictly (an inline bearer_token is an error); `codex mcp get`
+    shows what it made of the rendered file. (Codex connects only in a session, which needs an
+    OpenAI account: not run here.)"""
+    (tmp_path / "render").mkdir()
+    copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path / "render", config_file=None)
+    answers = {**BASE_ANSWERS, "sdk": SDK, "use_nginx": False, "transport": "streamable-http", "auth": auth}
+    if auth == "oauth":
+        answers |= OAUTH_ANSWERS | {"oauth_resource": "https://weather.example.com/weather/mcp"}
+    project = render(copie, **answers)
+    codex_home = tmp_path / "codex"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text((project / "clients/codex.config.toml").read_text())
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(codex_home), "PATH": os.environ["PATH"]}
+
+    def codex(*args: str) -> subprocess.CompletedProcess:
+        command = [str(clients / "node_modules/.bin/codex"), "mcp", *args]
+        return subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+    shown = codex("get", NAME, "--json")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    transport = json.loads(shown.stdout)["transport"]
+    url = "http://localhost:8000/mcp" if auth != "oauth" else "https://weather.example.com/weather/mcp"
+    assert transport["type"] == "streamable_http" and transport["url"] == url
+    assert transport["bearer_token_env_var"] == (TOKEN_VAR if auth == "tokens" else None)
+    assert transport["http_headers"] is None and transport["env_http_headers"] is None
+    listed = codex("list")
+    assert listed.returncode == 0 and NAME in listed.stdout, listed.stdout + listed.stderr
