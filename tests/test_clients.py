@@ -194,3 +194,20 @@ CHECKS = {
 
 def test_every_client_file_has_its_checks():
     assert {name.split(".")[0] for name in CLIENT_FILES} == CHECKS.keys()
+
+
+@pytest.mark.parametrize("service", ["null", "yes", "1e3", "0x10"])
+def test_a_name_yaml_or_toml_would_read_as_another_type_stays_a_name(copie, nginx_assets, service):
+    """The server's name is the image's: each file keys it as that string (YAML would read `null`,
+    `yes` or `1e3` as something else unquoted; the token variable starts with a letter)."""
+    answers = {**BASE_ANSWERS, **FRONT_ANSWERS, **nginx_assets, "image": f"ghcr.io/acme/{service}"}
+    project = render(copie, **answers)
+    token_var = render_context(project)["token_env_var"]
+    goose = linters.parse_client(project / "clients/goose.config.yaml")["extensions"]
+    assert list(goose) == [service] and goose[service]["name"] == service
+    assert goose[service]["env_keys"] == [token_var]
+    continue_block = linters.parse_client(project / "clients/continue.config.yaml")
+    assert continue_block["name"] == service and continue_block["mcpServers"][0]["name"] == service
+    assert list(linters.parse_client(project / "clients/librechat.yaml")["mcpServers"]) == [service]
+    codex = linters.parse_client(project / "clients/codex.config.toml")["mcp_servers"]
+    assert list(codex) == [service] and codex[service]["bearer_token_env_var"] == token_var
