@@ -20,6 +20,7 @@ from pathlib import Path
 
 import check_jsonschema
 import jsonschema
+import tomllib
 import yaml
 from e2e.cache import CACHE_DIR
 from e2e.debian import ensure_packages
@@ -180,6 +181,18 @@ def zizmor(*paths: Path) -> str:
 
 def parse_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+def parse_client(path: Path) -> dict:
+    """A rendered client configuration, read as its client reads it: JSON, YAML (a key given twice
+    refused) or TOML (Python's tomllib, a TOML 1.0 parser as Codex's is)."""
+    if path.suffix == ".json":
+        return parse_json(path)
+    if path.suffix == ".yaml":
+        return load_yaml(path)
+    if path.suffix == ".toml":
+        return tomllib.loads(path.read_text())
+    raise ValueError(f"{path.name}: no parser for this kind of client file")
 
 
 @cache

@@ -129,7 +129,7 @@ def rendered(template_copy, nginx_assets, tmp_path, **changed) -> tuple[Path, di
     linters.compose_schema(project / "docker-compose.yaml")
     linters.ruff(project)
     for client_file in (project / "clients").iterdir():
-        linters.parse_json(client_file)
+        linters.parse_client(client_file)
     if answers["github_workflow"]:
         linters.workflow_schema(project / ".github/workflows/mcp-image.yml")
     conf = next((project / "nginx").glob("*.conf"))

@@ -497,6 +497,10 @@ def test_reanswering_rewrites_what_depends_on_it_and_nothing_else(releases, tmp_
     user_owned = {"server.py", "requirements.txt"}
     depends = sorted(name for name in new_render.keys() - user_owned if new_render[name] != old_render.get(name))
     assert {"Dockerfile", "docker-compose.yaml", "mcp_serve.py", "clients/claude-code.mcp.json"} <= set(depends)
+    # A client file only some transports have (Codex and goose speak no SSE) goes or comes with the answer.
+    removed = sorted(old_render.keys() - new_render.keys() - user_owned)
+    assert removed == (["clients/codex.config.toml", "clients/goose.config.yaml"] if new == "sse" else [])
+    depends = sorted([*depends, *removed])
 
     update(project, data={"transport": new}, vcs_ref=vcs_ref)
 
@@ -510,6 +514,9 @@ def test_reanswering_rewrites_what_depends_on_it_and_nothing_else(releases, tmp_
     assert questions_only(recorded_answers(project)) == expected
     result = files_of(project)
     for name in depends:
+        if name in removed:
+            assert name not in result, f"{name} is left over from {old}"
+            continue
         expected = new_render[name].decode()
         if name == "docker-compose.yaml":
             expected = CLEAN_EDITS[name](expected)

@@ -46,7 +46,7 @@ def test_combination(template_copy, nginx_assets, tmp_path, answers):
     linters.ruff(project)
     assert linters.compile_python(project)
     for client_file in (project / "clients").iterdir():
-        linters.parse_json(client_file)
+        linters.parse_client(client_file)
     if front.nginx:
         secrets = swarm_secrets(answers) if answers["orchestrator"] == "swarm" else None
         conf = project / "nginx/weather-mcp.conf"
@@ -316,7 +316,7 @@ def check_auth(project, answers, env, claude):
     compose = linters.load_yaml(project / "docker-compose.yaml")["services"]["weather-mcp"]
     deployment_md = (project / "DEPLOYMENT.md").read_text()
     nginx_conf = (project / "nginx/weather-mcp.conf").read_text() if front.nginx else ""
-    clients = {path.name: linters.parse_json(path) for path in (project / "clients").iterdir()}
+    clients = {path.name: linters.parse_client(path) for path in (project / "clients").iterdir()}
 
     # The server checks the credential: the image's own default is the answer, so the image run
     # any other way checks it too.

@@ -1,0 +1,219 @@
+"""Real MCP clients, from npm, read the rendered client files and reach a rendered server.
+
+No Docker: the project is served on this machine (tests/served_project.py) with auth=tokens and a
+token made as DEPLOYMENT.md says. Each client gets the file as the user would place it, the token
+only in the variable the file names, and must connect with the right token and be refused with a
+wrong one (the server's log shows the 401):
+
+- Gemini CLI reads clients/gemini.settings.json from its home folder (`gemini mcp list` connects to
+  each server and says "Connected" or "Disconnected");
+- the files that run `npx -y mcp-remote` (Zed with a token, Claude Desktop) are run as written by
+  the MCP Inspector's CLI, a stdio host as Zed and Claude Desktop are, which calls a tool through them;
+- OpenAI Codex reads clients/codex.config.toml (its parser is strict); it connects only in a session,
+  which needs an OpenAI account, so only what it made of the file is checked.
+
+The clients are pinned in tests/real_clients (package.json and its lock file) and installed with
+`npm ci` once into the tests' cache; without npm or the registry the tests are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+from answer_sets import AUTHS, BASE_ANSWERS, OAUTH_ANSWERS, TRANSPORTS
+from conftest import render
+from e2e.debian import DebianPackagesError
+from e2e.node_packages import NodePackageError, installed_packages
+from e2e.ports import free_port
+from pytest_copie.plugin import Copie
+from sdk_envs import sdk_python, sdk_versions
+from served_project import add_client, serving
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REAL_CLIENTS = Path(__file__).resolve().parent / "real_clients"
+SDK = "mcp2-mcpserver"
+NAME = "weather-mcp"
+TOKEN_VAR = "WEATHER_MCP_TOKEN"
+WRONG = "0" * 64
+
+
+@pytest.fixture(scope="module")
+def clients() -> Path:
+    """The folder the pinned clients are installed in (node_modules/.bin holds their commands)."""
+    try:
+        return installed_packages(REAL_CLIENTS, "real-clients", minimum_node=(20, 0))
+    except (NodePackageError, DebianPackagesError, OSError, subprocess.SubprocessError) as error:
+        pytest.skip(f"the real clients could not be installed from npm: {error}")
+
+
+@pytest.fixture(scope="module")
+def projects(tmp_path_factory) -> dict[str, tuple[Path, int, str]]:
+    """Per transport: a new project with auth=tokens served directly on a port of its own (the
+    client files name http://localhost:PORT), and a client's token."""
+    copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path_factory.mktemp("real"), config_file=None)
+    made = {}
+    for transport in TRANSPORTS:
+        port = free_port()
+        project = render(copie, **BASE_ANSWERS, sdk=SDK, use_nginx=False, transport=transport, auth="tokens", port=port)
+        made[transport] = project, port, add_client(project, "real-client")
+    return made
+
+
+def served(project: Path, port: int):
+    newest = {version.sdk: version for version in sdk_versions()}
+    return serving(project, python=sdk_python(newest[SDK]), MCP_AUTH="tokens", MCP_SERVE_PORT=str(port))
+
+
+def refusals(project: Path) -> int:
+    return (project / "serve.log").read_text().count('" 401')
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_gemini_cli_connects_with_the_rendered_settings(clients, projects, tmp_path, transport):
+    project, port, token = projects[transport]
+    # The user's ~/.gemini/settings.json: the rendered file, merged. Gemini CLI lists no server in a
+    # folder it has not been told to trust; the test's folder is trusted by turning the check off.
+    home = tmp_path / "home"
+    (home / ".gemini").mkdir(parents=True)
+    settings = json.loads((project / "clients/gemini.settings.json").read_text())
+    settings["security"] = {"folderTrust": {"enabled": False}}
+    (home / ".gemini/settings.json").write_text(json.dumps(settings))
+    work = tmp_path / "work"
+    work.mkdir()
+    server = settings["mcpServers"][NAME]
+    url = server.get("httpUrl") or server["url"]
+    kind = "http" if transport == "streamable-http" else "sse"
+
+    def mcp_list(value: str | None) -> str:
+        env = {"HOME": str(home), "PATH": os.environ["PATH"], **({TOKEN_VAR: value} if value else {})}
+        done = subprocess.run(
+            [str(clients / "node_modules/.bin/gemini"), "mcp", "list"],
+            cwd=work,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        return done.stdout + done.stderr
+
+    with served(project, port):
+        connected = mcp_list(token)
+        before = refusals(project)
+        wrong = mcp_list(WRONG)
+        refused = refusals(project) - before
+        unset = mcp_list(None)
+        # DEPLOYMENT.md's command instead of the file, into a settings.json of its own: the same entry.
+        (home / ".gemini/settings.json").write_text(json.dumps({"security": settings["security"]}))
+        documented = gemini_add_command(project)
+        added = subprocess.run(
+            [str(clients / "node_modules/.bin/gemini"), *documented[1:]],
+            cwd=work,
+            env={"HOME": str(home), "PATH": os.environ["PATH"]},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+        written = json.loads((home / ".gemini/settings.json").read_text())["mcpServers"][NAME]
+        connected_as_documented = mcp_list(token)
+    assert f"✓ {NAME}: {url} ({kind}) - Connected" in connected, connected
+    assert f"✗ {NAME}: {url} ({kind}) - Disconnected" in wrong, wrong
+    assert refused >= 1, "the server refused nothing: the wrong token was never sent"
+    assert "Disconnected" in unset and "Connected\n" not in unset.replace("Disconnected", ""), unset
+    # The command stores the variable, not the token (single quotes in DEPLOYMENT.md).
+    assert written["headers"] == {"Authorization": f"Bearer ${{{TOKEN_VAR}}}"}, written
+    assert f"✓ {NAME}: {url} ({kind}) - Connected" in connected_as_documented, connected_as_documented
+
+
+def gemini_add_command(project: Path) -> list[str]:
+    """DEPLOYMENT.md's `gemini mcp add ...` line, split as sh splits it."""
+    docs = (project / "DEPLOYMENT.md").read_text()
+    [line] = [line for line in docs.splitlines() if line.startswith("gemini mcp add ")]
+    return shlex.split(line)
+
+
+def bridge_commands(project: Path, token: str) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The mcp-remote commands of the rendered files, as the user sets them up: Zed's settings
+    read the token from the environment Zed starts in; Claude Desktop's has `Bearer <your token>`
+    to replace with the token."""
+    zed = json.loads((project / "clients/zed.settings.json").read_text())["context_servers"][NAME]
+    desktop = json.loads((project / "clients/claude-desktop.json").read_text())["mcpServers"][NAME]
+    desktop_env = {key: value.replace("<your token>", token) for key, value in desktop["env"].items()}
+    return {
+        "zed": ([zed["command"], *zed["args"]], {TOKEN_VAR: token}),
+        "claude-desktop": ([desktop["command"], *desktop["args"]], desktop_env),
+    }
+
+
+@pytest.mark.parametrize("client", ["zed", "claude-desktop"])
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_mcp_remote_bridge_files_call_a_tool(clients, projects, tmp_path, transport, client):
+    project, port, token = projects[transport]
+    command, env = bridge_commands(project, token)[client]
+    assert command[:3] == ["npx", "-y", "mcp-remote"]
+    home = tmp_path / "home"  # mcp-remote keeps what it learns of a server under ~/.mcp-auth
+    home.mkdir()
+
+    def call(environment: dict[str, str]) -> subprocess.CompletedProcess:
+        # The Inspector passes a stdio server only the variables it is given (-e), like a host's
+        # "env"; `npx -y mcp-remote` runs from the install folder, so npx finds the pinned
+        # mcp-remote there instead of fetching one.
+        given = [part for key, value in {**environment, "HOME": str(home)}.items() for part in ("-e", f"{key}={value}")]
+        return subprocess.run(
+            [str(clients / "node_modules/.bin/mcp-inspector"), "--cli", *given]
+            + ["--method", "tools/call", "--tool-name", "add", "--tool-arg", "a=2", "b=3", "--", *command],
+            cwd=clients,
+            env={**os.environ, "HOME": str(home), "MCP_INSPECTOR_SECRET_STORE": "memory"},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    with served(project, port):
+        right = call(env)
+        before = refusals(project)
+        wrong = call({key: value.replace(token, WRONG) for key, value in env.items()})
+        refused = refusals(project) - before
+    assert right.returncode == 0, right.stdout[-2000:] + right.stderr[-2000:]
+    assert json.loads(right.stdout)["structuredContent"] == {"result": 5}
+    assert wrong.returncode != 0 and '"result": 5' not in wrong.stdout, wrong.stdout[-2000:]
+    assert refused >= 1, "the server refused nothing: the wrong token was never sent"
+
+
+@pytest.mark.parametrize("auth", AUTHS)
+def test_codex_reads_the_rendered_config_toml(clients, tmp_path, auth):
+    """Codex parses its config.toml strictly (an inline bearer_token is an error); `codex mcp get`
+    shows what it made of the rendered file. (Codex connects only in a session, which needs an
+    OpenAI account: not run here.)"""
+    (tmp_path / "render").mkdir()
+    copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path / "render", config_file=None)
+    answers = {**BASE_ANSWERS, "sdk": SDK, "use_nginx": False, "transport": "streamable-http", "auth": auth}
+    if auth == "oauth":
+        answers |= OAUTH_ANSWERS | {"oauth_resource": "https://weather.example.com/weather/mcp"}
+    project = render(copie, **answers)
+    codex_home = tmp_path / "codex"
+    codex_home.mkdir()
+    (codex_home / "config.toml").write_text((project / "clients/codex.config.toml").read_text())
+    env = {"HOME": str(tmp_path), "CODEX_HOME": str(codex_home), "PATH": os.environ["PATH"]}
+
+    def codex(*args: str) -> subprocess.CompletedProcess:
+        command = [str(clients / "node_modules/.bin/codex"), "mcp", *args]
+        return subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+    shown = codex("get", NAME, "--json")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    transport = json.loads(shown.stdout)["transport"]
+    url = "http://localhost:8000/mcp" if auth != "oauth" else "https://weather.example.com/weather/mcp"
+    assert transport["type"] == "streamable_http" and transport["url"] == url
+    assert transport["bearer_token_env_var"] == (TOKEN_VAR if auth == "tokens" else None)
+    assert transport["http_headers"] is None and transport["env_http_headers"] is None
+    listed = codex("list")
+    assert listed.returncode == 0 and NAME in listed.stdout, listed.stdout + listed.stderr
