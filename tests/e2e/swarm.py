@@ -162,6 +162,9 @@ def deployed_stack(
     name = f"e2e-swarm-{uuid.uuid4().hex[:6]}"
     answers = {
         **DATA.get(fixture, {}),
+        # The stand-in base image's Python (no registry can be pulled from): a fixture that states
+        # another (mcp2_lowlevel's own Dockerfile says 3.12) is built on it all the same.
+        "python_version": "3.13",
         "orchestrator": "swarm",
         "replicas": replicas,
         "transport": transport,
