@@ -28,9 +28,14 @@ from sdk_envs import sdk_python, sdk_versions
 from served_project import children, serving
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SERVERS = Path(__file__).resolve().parent / "sessions"
-# A server of each generation whose tool asks with ctx.elicit(), at its newest supported version.
-ASKING = {"mcp1-fastmcp": "mcp1_fastmcp.py", "mcp2-mcpserver": "mcp2_mcpserver.py", "fastmcp": "fastmcp.py"}
+ASKING_SERVER = Path(__file__).resolve().parent / "sessions" / "asking_server.py"
+# The generations whose server class offers ctx.elicit() and ctx.report_progress() alike: how the
+# asking server imports and makes it in each (run at each one's newest supported version).
+ASKING = {
+    "mcp1-fastmcp": ("from mcp.server.fastmcp import Context, FastMCP", 'FastMCP("weather")'),
+    "mcp2-mcpserver": ("from mcp.server.mcpserver import Context, MCPServer", 'MCPServer("weather")'),
+    "fastmcp": ("from fastmcp import Context, FastMCP", 'FastMCP("weather")'),
+}
 NEWEST = {version.sdk: version for version in sdk_versions() if version.sdk in ASKING}
 CASES = [
     ("mcp1-fastmcp", "streamable-http"),
@@ -48,6 +53,15 @@ INITIALIZE = {
 }
 
 
+def asking_server(sdk: str) -> str:
+    """The asking server, as it is written for the generation `sdk`."""
+    text = ASKING_SERVER.read_text()
+    for written, instead in zip(ASKING["mcp1-fastmcp"], ASKING[sdk], strict=True):
+        assert written in text
+        text = text.replace(written, instead)
+    return text
+
+
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory):
     copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path_factory.mktemp("sessions"), config_file=None)
@@ -55,7 +69,7 @@ def projects(tmp_path_factory):
     for sdk, transport in CASES:
         answers = {"sessions": "stateful"} if transport == "streamable-http" else {"transport": "sse"}
         project = render(copie, sdk=sdk, use_nginx=False, **answers)
-        shutil.copy(SERVERS / ASKING[sdk], project / "server.py")
+        (project / "server.py").write_text(asking_server(sdk))
         made[sdk, transport] = project
     return made
 

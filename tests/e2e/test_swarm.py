@@ -52,11 +52,25 @@ def session_options(token, tls_certs) -> dict:
     return {"headers": {"Authorization": f"Bearer {token}"}, "verify": str(tls_certs.ca_bundle)}
 
 
-def calls_per_replica(deployed: Stack) -> dict[str, int]:
-    """How many tools/call-carrying POSTs each running replica answered, by its access log (mcp_serve.py
-    writes it, in uvicorn's format whatever uvicorn's version; the path is the public one)."""
-    line = re.compile(r'"POST /tools/weather/mcp HTTP/1\.1" 200')
+def calls_per_replica(deployed: Stack, answered: str = r"/tools/weather/mcp HTTP/1\.1\" 200") -> dict[str, int]:
+    """How many POSTs each running replica answered as `answered` says (by default tools/call-carrying
+    ones), by its access log (mcp_serve.py writes it, in uvicorn's format whatever uvicorn's version;
+    the path is the public one)."""
+    line = re.compile(r'"POST ' + answered)
     return {container: len(line.findall(deployed.logs(container))) for container in deployed.containers()}
+
+
+def ask_twenty_times(url: str, token: str, tls_certs) -> dict:
+    """The tool that asks the user, called 20 times by the mcp 2.x SDK's own client with the token: its report."""
+    return ask_with_mcp2_client(
+        urls=[url],
+        calls=20,
+        headers={"Authorization": f"Bearer {token}"},
+        ca_file=str(tls_certs.ca_bundle),
+        tool="forecast_for_asked_city",
+        answer={"city": "Oslo"},
+        expected="Sunny in Oslo",
+    )
 
 
 def proxy_errors(deployed: Stack) -> list[str]:
@@ -64,10 +78,8 @@ def proxy_errors(deployed: Stack) -> list[str]:
     return [line for c in deployed.containers("nginx") for line in deployed.logs(c).splitlines() if "[error]" in line]
 
 
-def requests_per_replica(deployed: Stack) -> dict[str, int]:
-    """How many POSTs each running replica answered (streamable-http's, SSE's messages), by its access log."""
-    line = re.compile(r'"POST /tools/weather/(mcp|messages/) HTTP/1\.1" 20[02]')
-    return {container: len(line.findall(deployed.logs(container))) for container in deployed.containers()}
+# Every POST a replica answered: streamable-http's and SSE's messages, requests and notifications.
+EVERY_POST = r"/tools/weather/(mcp|messages/) HTTP/1\.1\" 20[02]"
 
 
 @pytest.mark.parametrize(("transport", "sessions"), [("sse", None), ("streamable-http", "stateful")])
@@ -88,7 +100,7 @@ def test_sessions_are_served_through_two_replicas_and_a_lost_one_ends_only_its_o
         options = session_options(token, tls_certs)
         report = asked_in_sessions(url, transport, sessions=4, calls=5, **options)
         assert (report["ok"], report["failed"], report["new_sessions"]) == (20, 0, 0), report["errors"][:3]
-        served = requests_per_replica(deployed)
+        served = calls_per_replica(deployed, EVERY_POST)
         assert len(served) == 2 and all(served.values()), served
         assert progress_timing(url, transport, steps=3, wait_seconds=0.5, **options)["notifications"] == 3
 
@@ -130,15 +142,7 @@ def test_a_tool_that_asks_is_answered_whichever_replica_takes_the_answer(stack, 
     is answered, as the replicas share MCP_REPLICA_KEYS (from .env, made as example.env says)."""
     deployed, url, token = stack
     before = calls_per_replica(deployed)
-    report = ask_with_mcp2_client(
-        urls=[url],
-        calls=20,
-        headers={"Authorization": f"Bearer {token}"},
-        ca_file=str(tls_certs.ca_bundle),
-        tool="forecast_for_asked_city",
-        answer={"city": "Oslo"},
-        expected="Sunny in Oslo",
-    )
+    report = ask_twenty_times(url, token, tls_certs)
     assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
     after = calls_per_replica(deployed)
     assert all(after[container] > before.get(container, 0) for container in after), (before, after)
@@ -151,16 +155,8 @@ def test_a_tool_that_asks_is_answered_across_replicas_by_the_other_generations_t
     """The same for mcp 2.x's low-level Server (its documented RequestStateBoundary) and fastmcp 4,
     each from its fixture repository, on two replicas."""
     with deployed_stack(swarm, registry, tls_certs, tmp_path, 2, fixture=fixture) as (deployed, url, token):
-        report = ask_with_mcp2_client(
-            urls=[url],
-            calls=20,
-            headers={"Authorization": f"Bearer {token}"},
-            ca_file=str(tls_certs.ca_bundle),
-            tool="forecast_for_asked_city",
-            answer={"city": "Oslo"},
-            expected="Sunny in Oslo",
-        )
-        served = requests_per_replica(deployed)
+        report = ask_twenty_times(url, token, tls_certs)
+        served = calls_per_replica(deployed, EVERY_POST)
     assert (report["ok"], report["failed"]) == (20, 0), report["errors"][:3]
     assert len(served) == 2 and all(served.values()), served
 

@@ -1,12 +1,14 @@
-"""An MCPServer (mcp 2.x) whose tool asks the client in the middle of the call (ctx.elicit(),
-a server-to-client request on the session) and reports progress, and says which process answered."""
+"""A server whose tool asks the client in the middle of the call (ctx.elicit(), a server-to-client
+request on the session) and reports progress, and says which process answered. Written for FastMCP
+(mcp 1.x); tests/test_sessions.py swaps the import and the class for the other generations, whose
+Context offers the same calls."""
 
 import os
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.fastmcp import Context, FastMCP
 from pydantic import BaseModel
 
-mcp = MCPServer("weather")
+mcp = FastMCP("weather")
 
 
 class City(BaseModel):
