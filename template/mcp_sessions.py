@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode
 
 import anyio
 import h11
+from starlette.datastructures import Headers
 
 SESSION_HEADER = b"mcp-session-id"
 # The query parameter of SSE's message endpoint (/messages/?session_id=...).
@@ -154,7 +155,7 @@ class SessionRouter:
         elif (owner.address, owner.port) == (me.address, me.port):
             path = worker_socket(me.port, owner.worker)
             await self.forward(scope, receive, send, where, path, lambda: asyncio.open_unix_connection(path))
-        elif signed and not _header(scope, FORWARDED_HEADER):
+        elif signed and FORWARDED_HEADER.decode() not in Headers(scope=scope):
             target = f"{owner.address}:{owner.port}"
             await self.forward(
                 scope, receive, send, where, target, lambda: asyncio.open_connection(owner.address, owner.port)
@@ -164,9 +165,9 @@ class SessionRouter:
 
     @staticmethod
     def _session_of(scope) -> tuple[str | None, str]:
-        header = _header(scope, SESSION_HEADER)
+        header = Headers(scope=scope).get(SESSION_HEADER.decode())
         if header:
-            return header.decode("latin-1"), "header"
+            return header, "header"
         if b"session_id=" in scope.get("query_string", b""):
             for name, value in parse_qsl(scope["query_string"].decode("latin-1")):
                 if name == SSE_SESSION_PARAMETER:
@@ -207,13 +208,6 @@ class SessionRouter:
             await send(message)
 
         return minted
-
-
-def _header(scope, name: bytes) -> bytes | None:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return value
-    return None
 
 
 async def session_not_found(send, where: str) -> None:
