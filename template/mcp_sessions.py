@@ -191,7 +191,7 @@ class SessionRouter:
         """send, with this process named in every session id the SDK hands out: the Mcp-Session-Id
         header, and the message endpoint in an SSE stream's first event."""
         # An SSE stream's first event announces its session's message endpoint: read until it is named.
-        stream = {"endpoint_named": scope["method"] != "GET" or scope["path"].rstrip("/") != self.sse_path}
+        stream = {"endpoint_named": scope["method"] != "GET" or _own_path(scope).rstrip("/") != self.sse_path}
 
         async def minted(message):
             if message["type"] == "http.response.start":
@@ -208,6 +208,11 @@ class SessionRouter:
             await send(message)
 
         return minted
+
+
+def _own_path(scope) -> str:
+    """The request's path without the proxy's prefix (mcp_serve.py's ProxyPaths put it in root_path)."""
+    return scope["path"][len(scope.get("root_path", "")) :]
 
 
 async def session_not_found(send, where: str) -> None:
@@ -261,7 +266,7 @@ class Forwarder:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
-        path = scope.get("raw_path") or scope["path"].encode()
+        path = scope.get("raw_path") or _own_path(scope).encode()
         if scope.get("query_string"):
             path += b"?" + scope["query_string"]
         headers = [(name, value) for name, value in scope["headers"] if name.lower() not in ONE_HOP]
