@@ -270,11 +270,9 @@ class Operation:
         return json.dumps(self.request_id)
 
 
-def outcome_of(answer: dict | None) -> str | None:
+def outcome_of(answer: dict) -> str | None:
     """The error type of a JSON-RPC answer (None: a success): the error code, or tool_error for a
     tool's result marked isError, as the conventions name them."""
-    if answer is None:
-        return OTHER
     error = answer.get("error")
     if isinstance(error, dict):
         return str(error.get("code", OTHER))
@@ -412,8 +410,8 @@ class Observer:
         scope["headers"].append((b"content-length", str(len(new)).encode()))
         return new
 
-    def finish(self, operation: Operation, answer: dict | None, error_type: str | None = None) -> None:
-        error_type = error_type or outcome_of(answer)
+    def finish(self, operation: Operation, error_type: str | None) -> None:
+        """Count, trace and audit a request once its answer came; error_type None: a success."""
         seconds = time.perf_counter() - operation.started
         if self.metrics is not None:
             self.metrics.record(operation.method, operation.tool, error_type, seconds)
@@ -427,7 +425,7 @@ class Observer:
     def write_audit(self, operation: Operation, error_type: str | None, seconds: float, trace_id) -> None:
         line = {
             "time": datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            "event": "tools/call",
+            "event": "mcp.tool_call",
             "tool": operation.tool,
             "outcome": "ok" if error_type is None else ("tool_error" if error_type == "tool_error" else "error"),
             "error_type": error_type,
@@ -442,7 +440,7 @@ class Observer:
             line["trace_id"] = trace_id
         if self.audit == "arguments":
             line["arguments"] = operation.arguments
-        print("MCP_AUDIT " + json.dumps(line, default=str, separators=(",", ":")), file=sys.stderr, flush=True)
+        print(json.dumps(line, default=str, separators=(",", ":")), file=sys.stderr, flush=True)
 
     def watching_answer(self, operations: list[Operation], send):
         """streamable-http: the answers come in the POST's own answer, JSON or an event stream."""
@@ -454,7 +452,7 @@ class Observer:
         def answered(answer: dict) -> None:
             operation = waiting.pop(json.dumps(answer.get("id")), None)
             if operation is not None:
-                self.finish(operation, answer)
+                self.finish(operation, outcome_of(answer))
 
         async def watched(message):
             if message["type"] == "http.response.start":
@@ -462,7 +460,7 @@ class Observer:
                 content_type = header_of(message.get("headers", []), b"content-type")
                 state["kind"] = "events" if content_type.startswith("text/event-stream") else "json"
                 for operation in notifications:
-                    self.finish(operation, None, str(state["status"]) if state["status"] >= 400 else None)
+                    self.finish(operation, str(state["status"]) if state["status"] >= 400 else None)
             elif message["type"] == "http.response.body":
                 chunk = message.get("body", b"")
                 state["read"] += len(chunk)
@@ -486,7 +484,7 @@ class Observer:
         """Requests whose answer never came: an HTTP error (a 404 for a session gone, a 400), or a
         stream that ended first."""
         for operation in list(waiting.values()):
-            self.finish(operation, None, str(status) if status >= 400 else OTHER)
+            self.finish(operation, str(status) if status >= 400 else OTHER)
         waiting.clear()
 
     def watching_post(self, operations: list[Operation], send):
@@ -497,7 +495,7 @@ class Observer:
                 status = message["status"]
                 for operation in operations:
                     if operation.request_id is None or status >= 400:
-                        self.finish(operation, None, str(status) if status >= 400 else None)
+                        self.finish(operation, str(status) if status >= 400 else None)
                     else:
                         if len(self.waiting) >= MAX_PENDING:
                             self.waiting.pop(next(iter(self.waiting)))
@@ -521,7 +519,7 @@ class Observer:
                         for answer in answers_in(data):
                             operation = self.waiting.pop((session["id"], json.dumps(answer.get("id"))), None)
                             if operation is not None:
-                                self.finish(operation, answer)
+                                self.finish(operation, outcome_of(answer))
             await send(message)
 
         return watched
