@@ -43,6 +43,16 @@ TRANSPORTS = {
 UV_VERSION = "0.13.9"
 POETRY_VERSION = "2.5.1"
 POETRY_EXPORT_VERSION = "1.10.1"
+# What mcp_observe.py exports metrics and traces with, installed in the image apart from the
+# server's dependencies (/opt/observability), pinned as the installers are.
+OBSERVABILITY_PACKAGES = (
+    "prometheus-client==0.26.0",
+    "opentelemetry-sdk==1.45.2",
+    "opentelemetry-exporter-otlp-proto-http==1.45.2",
+)
+# The port the image serves Prometheus metrics on (MCP_METRICS_PORT): OpenTelemetry's Prometheus
+# exporter's usual one. Never published to the public front.
+METRICS_PORT = 9464
 
 # Refused requests, counted per client address by the server's credential check (mcp_auth.py):
 # this many in a row, then one per REFUSALS_PER_SECOND; the rest get 429.
@@ -786,6 +796,8 @@ class Deployment:
             "uv_version": UV_VERSION,
             "poetry_version": POETRY_VERSION,
             "poetry_export_version": POETRY_EXPORT_VERSION,
+            "observability_packages": list(OBSERVABILITY_PACKAGES),
+            "metrics_port": METRICS_PORT,
             "public_url": self.public_url,
             "health": HEALTH,
             "stopping": STOPPING,

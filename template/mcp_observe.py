@@ -107,10 +107,16 @@ def tracing_wanted() -> bool:
     return os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower() != "none"
 
 
-def prepare_metrics(workers: int) -> None:
-    """Before the workers start: a folder where each keeps its counts, for any of them to add up."""
-    if workers > 1 and os.environ.get("MCP_METRICS_PORT", "").strip():
-        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="mcp-metrics-"))
+@contextlib.contextmanager
+def shared_metrics(workers: int):
+    """While the workers run: a folder where each keeps its counts, for any of them to add up
+    (removed afterwards, unless PROMETHEUS_MULTIPROC_DIR named one already)."""
+    if workers == 1 or not os.environ.get("MCP_METRICS_PORT", "").strip() or "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="mcp-metrics-") as folder:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+        yield
 
 
 # --- metrics ----------------------------------------------------------------------------
@@ -128,6 +134,8 @@ class Metrics:
                 "MCP_METRICS_PORT is set, but prometheus-client is not installed: add prometheus-client to"
                 " the dependencies, or unset MCP_METRICS_PORT"
             ) from None
+        # Several workers: each counts in PROMETHEUS_MULTIPROC_DIR, and a scrape adds them all up.
+        self.multiprocess = import_observability("prometheus_client.multiprocess")
         self.registry = self.client.CollectorRegistry()
         self.histogram = self.client.Histogram(
             "mcp_server_operation_duration_seconds",
@@ -151,7 +159,7 @@ class Metrics:
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if folder:
             registry = self.client.CollectorRegistry()
-            self.client.multiprocess.MultiProcessCollector(registry, path=folder)
+            self.multiprocess.MultiProcessCollector(registry, path=folder)
         else:
             registry = self.registry
         return self.client.generate_latest(registry), self.client.CONTENT_TYPE_LATEST
