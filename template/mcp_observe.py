@@ -260,7 +260,7 @@ class Tracing:
 class Operation:
     """One JSON-RPC request or notification the server received."""
 
-    __slots__ = ("arguments", "client", "address", "method", "request_id", "session", "span", "started", "tool")
+    __slots__ = ("address", "arguments", "client", "meta", "method", "request_id", "session", "span", "started", "tool")
 
     def __init__(self, message: dict, client: dict, address: str, session: str | None):
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
@@ -269,6 +269,7 @@ class Operation:
         name = params.get("name")
         self.tool = name if self.method == "tools/call" and isinstance(name, str) else None
         self.arguments = params.get("arguments") if self.tool else None
+        self.meta = params.get("_meta")
         self.client, self.address, self.session = client, address, session
         self.started = time.perf_counter()
         self.span = None
@@ -390,12 +391,11 @@ class Observer:
             if name in (b"traceparent", b"tracestate")
         }
         if self.wiring_spans:
-            for operation, message in zip(operations, [m for m in messages if "method" in m]):
-                params = message.get("params") if isinstance(message.get("params"), dict) else {}
+            for operation in operations:
                 operation.span = self.tracing.start(
                     f"{operation.method} {operation.tool}" if operation.tool else operation.method,
                     span_attributes(operation, scope),
-                    self.tracing.context_of(params.get("_meta"), headers),
+                    self.tracing.context_of(operation.meta, headers),
                 )
             return body
         if "traceparent" not in headers:

@@ -71,6 +71,22 @@ def environment(*requirements: str) -> Path:
     return python
 
 
+def observability_packages() -> Path:
+    """The packages the image installs in /opt/observability (metrics and traces), in a folder of
+    their own, for MCP_OBSERVABILITY_PACKAGES to point a served project at."""
+    from extensions.deployment import OBSERVABILITY_PACKAGES
+
+    key = hashlib.sha256("\n".join([sys.version, *OBSERVABILITY_PACKAGES]).encode()).hexdigest()[:12]
+    folder = VENVS / f"observability-{key}"
+    with file_lock(f"observability-{key}"):
+        if not (folder / ".complete").exists():
+            uv = [sys.executable, "-m", "uv"]
+            target = ["--target", str(folder), "--python", sys.executable]
+            subprocess.run([*uv, "pip", "install", "--quiet", *target, *OBSERVABILITY_PACKAGES], check=True)
+            (folder / ".complete").touch()
+    return folder
+
+
 def sdk_python(version: SdkVersion) -> Path:
     return environment(version.requirement, *EXTRAS)
 
