@@ -465,6 +465,15 @@ def replicas_error(value: Any) -> str:
     return ""
 
 
+def calls_per_second_error(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10000:
+        return (
+            f"calls_per_second: {value!r} is not a rate; expected a whole number of requests a second from 1 to"
+            " 10000, or 0 for no limit"
+        )
+    return ""
+
+
 def port_error(value: Any, question: str) -> str:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         return f"{question}: {value!r} is not a port; expected a whole number from 1 to 65535"

@@ -117,7 +117,15 @@ class Front:
 
 
 # What a front with nginx of ours asks: the public name and path, nginx's ports and its certificate.
-NGINX_QUESTIONS = ("public_host", "url_prefix", "https_port", "http_port", "ssl_certificate", "ssl_certificate_key")
+NGINX_QUESTIONS = (
+    "public_host",
+    "url_prefix",
+    "https_port",
+    "http_port",
+    "ssl_certificate",
+    "ssl_certificate_key",
+    "calls_per_second",
+)
 
 FRONTS: dict[str, Front] = {
     front.name: front

@@ -36,6 +36,7 @@ VALIDATORS = (
     "https_url_error",
     "oauth_scopes_error",
     "replicas_error",
+    "calls_per_second_error",
 )
 HELPERS = (
     "default_image_name",

@@ -37,6 +37,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -260,14 +261,27 @@ class Tracing:
 class Operation:
     """One JSON-RPC request or notification the server received."""
 
-    __slots__ = ("address", "arguments", "client", "meta", "method", "request_id", "session", "span", "started", "tool")
+    __slots__ = (
+        "address",
+        "arguments",
+        "client",
+        "meta",
+        "method",
+        "name",
+        "request_id",
+        "session",
+        "span",
+        "started",
+        "tool",
+    )
 
     def __init__(self, message: dict, client: dict, address: str, session: str | None):
         params = message.get("params") if isinstance(message.get("params"), dict) else {}
         self.method = str(message.get("method"))
         self.request_id = message.get("id")
-        name = params.get("name")
-        self.tool = name if self.method == "tools/call" and isinstance(name, str) else None
+        name = params.get("name", params.get("uri"))
+        self.name = name if isinstance(name, str) else None  # the tool's, the prompt's, the resource's
+        self.tool = self.name if self.method == "tools/call" else None
         self.arguments = params.get("arguments") if self.tool else None
         self.meta = params.get("_meta")
         self.client, self.address, self.session = client, address, session
@@ -378,6 +392,7 @@ class Observer:
         if self.tracing is not None:
             body = self.traced(scope, operations, messages, body)
         replayed = replay(body, receive)
+        send = named_for_the_proxy(operations, send)
         if sse_session is not None:
             await self.app(scope, replayed, self.watching_post(operations, send))
         else:
@@ -531,6 +546,30 @@ class Observer:
             await send(message)
 
         return watched
+
+
+# What a header may carry of a name a client chose: printable ASCII, not too long.
+HEADER_SAFE = re.compile(r"[\x21-\x7e]{1,200}")
+
+
+def named_for_the_proxy(operations: list[Operation], send):
+    """The answer to a POST names its method and tool in X-MCP-Method and X-MCP-Name, for the proxy
+    in front to log (nginx logs the Mcp-Method and Mcp-Name headers a client sends, else these;
+    clients before 2026-07-28 send none)."""
+    if not operations:
+        return send
+    method = operations[0].method if len(operations) == 1 else "batch"
+    name = operations[0].name if len(operations) == 1 else None
+    added = [(b"x-mcp-method", method.encode() if HEADER_SAFE.fullmatch(method) else b"-")]
+    if name:
+        added.append((b"x-mcp-name", name.encode() if HEADER_SAFE.fullmatch(name) else b"-"))
+
+    async def named(message):
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *added]}
+        await send(message)
+
+    return named
 
 
 def span_attributes(operation: Operation, scope) -> dict:
