@@ -123,6 +123,9 @@ BAD_ANSWERS = [
     ("oauth_scopes", ["-mcp:tools"], "oauth_scopes: '-mcp:tools' is not a scope"),
     ("replicas", 0, "replicas: 0 is not a number of replicas; expected a whole number from 1 to 100"),
     ("replicas", 101, "replicas: 101 is not a number of replicas"),
+    ("calls_per_second", -1, "calls_per_second: -1 is not a rate; expected a whole number of requests a second"),
+    ("calls_per_second", 10001, "calls_per_second: 10001 is not a rate"),
+    ("calls_per_second", True, "calls_per_second: True is not a rate"),
 ]
 
 NEEDS = {
@@ -132,6 +135,7 @@ NEEDS = {
     "http_port": {"use_nginx": True},
     "ssl_certificate": {"use_nginx": True},
     "ssl_certificate_key": {"use_nginx": True},
+    "calls_per_second": {"use_nginx": True},
     "private_deps_host": {"private_deps": True},
     "oauth_issuer": {"auth": "oauth"},
     "oauth_resource": {"auth": "oauth", "use_nginx": False},

@@ -23,6 +23,8 @@ COMBINATIONS = list(combinations())
 IMAGES = ("ghcr.io/acme/weather-mcp", "docker.io/acme/weather-mcp")
 # The runner's platform, another one (emulated), and several (a multi-platform image).
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/amd64,linux/arm64")
+# Prometheus metrics: published on loopback only, whatever the front (never to the public).
+METRICS = "127.0.0.1:9464:9464"
 
 
 @pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])
@@ -178,19 +180,19 @@ def check_consistency(project, answers):
 
     if front_for(answers).name == "host-nginx":
         nginx = (project / "nginx/weather-mcp.conf").read_text()
-        assert service["ports"] == ["127.0.0.1:8000:8000"]
+        assert service["ports"] == ["127.0.0.1:8000:8000", METRICS]
         assert claude["url"] == f"https://mcp.example.com/weather{endpoint}"
         assert "mcp.example.com" in env["MCP_ALLOWED_HOSTS"].split(",")
         assert "location /weather/ {" in nginx and "proxy_buffering off;" in nginx
         assert "X-Forwarded-Prefix /weather;" in nginx
     elif answers["orchestrator"] == "kubernetes":
-        assert service["ports"] == ["8000:8000"]  # the compose file, for a run on one machine
+        assert service["ports"] == ["8000:8000", METRICS]  # the compose file, for a run on one machine
         assert claude["url"] == f"https://mcp.example.com{endpoint}"
     elif answers["orchestrator"] == "swarm":
-        assert service["ports"] == ["8000:8000"]  # the compose file, for a run on one machine
+        assert service["ports"] == ["8000:8000", METRICS]  # the compose file, for a run on one machine
         assert claude["url"] == f"https://mcp.example.com/weather{endpoint}"
     else:
-        assert service["ports"] == ["8000:8000"]
+        assert service["ports"] == ["8000:8000", METRICS]
         assert claude["url"] == (
             answers["oauth_resource"] if answers["auth"] == "oauth" else f"http://localhost:8000{endpoint}"
         )
@@ -263,15 +265,11 @@ def check_kubernetes(project, answers, public_url):
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
     assert container["image"] == "ghcr.io/acme/weather-mcp:latest"
-    assert container["ports"] == [{"name": "http", "containerPort": 8000}]
-    assert (
-        container["readinessProbe"]["httpGet"]
-        == container["livenessProbe"]["httpGet"]
-        == {
-            "path": "/healthz",
-            "port": "http",
-        }
-    )
+    assert container["ports"] == [{"name": "http", "containerPort": 8000}, {"name": "metrics", "containerPort": 9464}]
+    # Ready: not while starting or draining; live: serving. The Service never exposes the metrics port.
+    assert container["readinessProbe"]["httpGet"] == {"path": "/ready", "port": "http"}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert deployment["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"] == "9464"
     assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     # A server that writes next to its code cannot under it: DEPLOYMENT.md says so, and what to do
