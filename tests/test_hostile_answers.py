@@ -34,6 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 TEXT = [q for q, v in VALID.items() if isinstance(v, str)]
 LISTS = [q for q, v in VALID.items() if isinstance(v, list)]
 NUMBERS = [q for q, v in VALID.items() if isinstance(v, int) and not isinstance(v, bool)]
+# The numbers that are not ports: the range each takes.
+RANGES = {"replicas": (1, 100), "calls_per_second": (0, 10000)}
 # Answers DEPLOYMENT.md and build-publish.sh put unquoted into shell commands: shell-safe as they are.
 SHELL_WORDS = {"ssl_certificate", "ssl_certificate_key", "image", "public_host", "platform"}
 EXAMPLES = 1000  # hostile answers per question: checks only, about a millisecond each
@@ -83,7 +85,9 @@ def test_a_hostile_port_is_refused_or_a_port(question, data):
     # As Copier gets it from --data or a prompt: text.
     value = data.draw(hostile.hostile(str(VALID[question])))
     if not problems({**VALID, question: value}):
-        assert 1 <= int(value) <= 65535  # as Copier reads it: int(), which takes " 443", "4_43" and "٤٤٣"
+        # As Copier reads it: int(), which takes " 443", "4_43" and "٤٤٣".
+        lowest, highest = RANGES.get(question, (1, 65535))
+        assert lowest <= int(value) <= highest
 
 
 @pytest.mark.parametrize(("one", "other"), [("port", "https_port"), ("port", "http_port"), ("https_port", "http_port")])

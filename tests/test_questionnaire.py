@@ -125,7 +125,6 @@ BAD_ANSWERS = [
     ("replicas", 101, "replicas: 101 is not a number of replicas"),
     ("calls_per_second", -1, "calls_per_second: -1 is not a rate; expected a whole number of requests a second"),
     ("calls_per_second", 10001, "calls_per_second: 10001 is not a rate"),
-    ("calls_per_second", True, "calls_per_second: True is not a rate"),
 ]
 
 NEEDS = {

@@ -326,9 +326,12 @@ def check_auth(project, answers, env, claude):
     assert ("Authorization:${AUTH_HEADER}" in json.dumps(clients["claude-desktop.json"])) == (auth == "tokens")
     if auth == "tokens":
         assert claude["headers"]["Authorization"] == "Bearer ${WEATHER_MCP_TOKEN}"
-    # nginx checks nothing and passes Authorization through to the server.
-    directives = [line for line in nginx_conf.splitlines() if not line.lstrip().startswith("#")]
-    assert not [line for line in directives if "authorization" in line.lower()]
+    # nginx checks nothing and passes Authorization through to the server; it only reads it to
+    # count each client's requests (calls_per_second).
+    directives = [line.strip() for line in nginx_conf.splitlines() if not line.lstrip().startswith("#")]
+    assert [line for line in directives if "authorization" in line.lower()] == (
+        ["map $http_authorization $weather_mcp_client {", "default $http_authorization;"] if nginx_conf else []
+    )
     assert not (project / "nginx/tokens.map.example").exists()
     # The server's own token file: mounted, ignored by git and Docker, documented.
     assert ("./mcp-tokens:/app/mcp-tokens:ro" in compose.get("volumes", [])) == (auth == "tokens")
