@@ -67,6 +67,16 @@ def python_tuple(items: list[str]) -> str:
     return f"({inner},)" if len(items) == 1 else f"({inner})"
 
 
+# Words YAML 1.1 reads as a boolean or null, not as text (PyYAML, and the tools built on it, still do).
+YAML_11_WORDS = {"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"}
+
+
+def yaml_key(name: str) -> str:
+    """An environment variable's name as a YAML key: quoted where a YAML 1.1 reader would take
+    it for a boolean or null (a variable named ON), else as it is."""
+    return json.dumps(name) if name.lower() in YAML_11_WORDS else name
+
+
 class AnswerFilters(Extension):
     def __init__(self, environment):
         super().__init__(environment)
@@ -75,6 +85,7 @@ class AnswerFilters(Extension):
         environment.filters["python_import_block"] = python_import_block
         environment.filters["python_tuple"] = python_tuple
         environment.filters["python_constant"] = python_constant
+        environment.filters["yaml_key"] = yaml_key
         environment.filters["front_asks"] = front_asks
         environment.filters["image_basename"] = image_basename
         environment.globals["dockerignore_sections"] = dockerignore.SECTIONS
