@@ -36,6 +36,10 @@ VALIDATORS = (
     "https_url_error",
     "oauth_scopes_error",
     "replicas_error",
+    "mcp_registry_error",
+    "mcp_registry_name_error",
+    "mcp_registry_description_error",
+    "mcp_registry_key_error",
 )
 HELPERS = (
     "default_image_name",
@@ -44,6 +48,7 @@ HELPERS = (
     "default_source_paths",
     "version_tuple",
     "endpoint_of",
+    "default_registry_name",
 )
 
 
