@@ -15,6 +15,11 @@ must connect with the right token and be refused with a wrong one (the server's 
   each server and says "Connected" or "Disconnected");
 - the files that run `npx -y mcp-remote` (Zed with a token, Claude Desktop) are run as written by
   the MCP Inspector's CLI, a stdio host as Zed and Claude Desktop are, which calls a tool through them;
+- with auth=oauth and a real authorization server (oidc-provider, tests/e2e/authorization_server.py),
+  the mcp-remote command of clients/claude-desktop.json runs the whole OAuth login itself (discovery
+  from the 401, dynamic registration, authorization code with PKCE, its own local callback): the
+  browser it opens is a script that hands the URL to the test, which logs in and consents as a person
+  would (served directly, without nginx);
 - OpenAI Codex reads clients/codex.config.toml (its parser is strict); it connects only in a session,
   which needs an OpenAI account, so only what it made of the file is checked.
 
@@ -29,13 +34,16 @@ import os
 import shlex
 import shutil
 import subprocess
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 from answer_sets import AUTHS, BASE_ANSWERS, OAUTH_ANSWERS, TRANSPORTS
 from conftest import render
+from e2e.authorization_server import authorization_server
 from e2e.certs import TlsCerts, make_certs
 from e2e.debian import DebianPackagesError
 from e2e.nginx import Nginx
@@ -99,18 +107,24 @@ def projects(tmp_path_factory, tls) -> dict[str, tuple[Path, int, str]]:
 def served(project: Path, https_port: int, workdir: Path):
     """The server as docker-compose.yaml runs it (its environment), on the host's loopback port the
     compose file publishes it on; and nginx with the rendered configuration in front."""
-    service = yaml.safe_load((project / "docker-compose.yaml").read_text())["services"][NAME]
-    # The values the file sets itself (the others come from .env, and have working defaults).
-    env = {key: value for key, value in service["environment"].items() if "${" not in value}
-    env["MCP_SERVE_HOST"] = "127.0.0.1"  # in the container 0.0.0.0; published on the host's loopback only
-    newest = {version.sdk: version for version in sdk_versions()}
     nginx = Nginx(workdir / "nginx", project / "nginx" / f"{NAME}.conf")
-    with serving(project, python=sdk_python(newest[SDK]), **env):
+    with serving_as_composed(project):
         nginx.start(wait_ports=(https_port,))
         try:
             yield
         finally:
             nginx.stop()
+
+
+def serving_as_composed(project: Path):
+    """mcp_serve.py with the environment docker-compose.yaml gives the container: the values the file
+    sets itself (the others come from .env, and have working defaults), on the host's loopback port
+    the file publishes (in the container it binds 0.0.0.0)."""
+    service = yaml.safe_load((project / "docker-compose.yaml").read_text())["services"][NAME]
+    env = {key: value for key, value in service["environment"].items() if "${" not in value}
+    env["MCP_SERVE_HOST"] = "127.0.0.1"
+    newest = {version.sdk: version for version in sdk_versions()}
+    return serving(project, python=sdk_python(newest[SDK]), **env)
 
 
 def trusting(tls: TlsCerts) -> dict[str, str]:
@@ -327,3 +341,60 @@ def test_codex_reads_the_rendered_config_toml(clients, tmp_path, auth):
     assert transport["http_headers"] is None and transport["env_http_headers"] is None
     listed = codex("list")
     assert listed.returncode == 0 and NAME in listed.stdout, listed.stdout + listed.stderr
+
+
+def test_mcp_remote_runs_the_oauth_login_of_the_rendered_file(clients, tmp_path):
+    """auth=oauth: Claude Desktop's file runs `npx -y mcp-remote URL`, which finds the authorization
+    server from the server's 401, registers itself, and opens the login page in a browser. Here the
+    browser (BROWSER, which mcp-remote's opener honours) is a script that writes the URL down; the test
+    logs in and consents on that page, and follows the redirect to mcp-remote's own callback on
+    localhost, as the browser would. The tool is then called with the access token mcp-remote got."""
+    port = free_ports(1)[0]
+    resource = f"http://127.0.0.1:{port}/mcp"
+    with authorization_server({resource: {"scopes": ["mcp:tools"], "format": "jwt"}}) as auth:
+        (tmp_path / "render").mkdir()
+        copie = Copie(default_template_dir=REPO_ROOT, test_dir=tmp_path / "render", config_file=None)
+        answers = {**BASE_ANSWERS, "sdk": SDK, "use_nginx": False, "auth": "oauth", "port": port}
+        answers |= {"oauth_issuer": auth.issuer, "oauth_resource": resource, "oauth_scopes": ["mcp:tools"]}
+        project = render(copie, **answers)
+        desktop = json.loads((project / "clients/claude-desktop.json").read_text())["mcpServers"][NAME]
+        assert "env" not in desktop and "--header" not in desktop["args"]  # nothing to paste but the URL
+        opened = tmp_path / "opened-url"
+        browser = tmp_path / "browser"
+        browser.write_text(f"#!/bin/sh\nprintf '%s' \"$1\" >{shlex.quote(str(opened))}\n")
+        browser.chmod(0o755)
+        home = tmp_path / "home"
+        home.mkdir()
+        with serving_as_composed(project):
+            client = subprocess.Popen(
+                [str(clients / "node_modules/.bin/mcp-inspector"), "--cli", "-e", f"HOME={home}"]
+                + ["-e", f"BROWSER={browser}", "--method", "tools/call", "--tool-name", "add"]
+                + ["--tool-arg", "a=2", "b=3", "--", desktop["command"], *desktop["args"]],
+                cwd=clients,
+                env={**os.environ, "HOME": str(home), "BROWSER": str(browser), "MCP_INSPECTOR_SECRET_STORE": "memory"},
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                deadline = time.monotonic() + 90
+                while not (opened.exists() and opened.read_text()):
+                    assert client.poll() is None and time.monotonic() < deadline, "no login page was opened"
+                    time.sleep(0.2)
+                login_url = opened.read_text()
+                callback = auth.authorize(login_url)  # the login and consent pages, filled in
+                assert callback.startswith("http://localhost:") and "code=" in callback, callback
+                assert httpx.get(callback, timeout=15).status_code == 200  # mcp-remote's own callback
+                out, err = client.communicate(timeout=120)
+            finally:
+                if client.poll() is None:
+                    client.kill()
+        log = (project / "serve.log").read_text()
+    assert client.returncode == 0, out[-2000:] + err[-2000:]
+    assert json.loads(out)["structuredContent"] == {"result": 5}
+    assert login_url.startswith(auth.authorization_endpoint) and "code_challenge_method=S256" in login_url
+    assert "resource=" in login_url  # RFC 8707: a token for this server only
+    # The first request was refused and sent the client to the metadata; a call with the token passed.
+    assert '"POST /mcp HTTP/1.1" 401' in log and "GET /.well-known/oauth-protected-resource/mcp" in log
+    assert '"POST /mcp HTTP/1.1" 200' in log
