@@ -573,9 +573,15 @@ def mcp_registry_name_error(value: Any, mcp_registry: str, public_host: Any) -> 
 
 
 def mcp_registry_description_error(value: Any) -> str:
+    what = "one line of 1 to 100 characters saying what the server does"
     if not isinstance(value, str) or not value.strip() or len(value) > 100:
-        return "mcp_registry_description: expected one line of 1 to 100 characters saying what the server does"
-    return _unprintable_error("mcp_registry_description", value)
+        return f"mcp_registry_description: expected {what}"
+    if error := _unprintable_error("mcp_registry_description", value):
+        return error
+    # Template syntax would be read again by the next render of the answer; a leading '-' as an option.
+    if value.startswith("-") or any(mark in value for mark in ("{{", "{%", "{#")):
+        return f"mcp_registry_description: {value!r} starts with '-' or holds {{{{, {{% or {{#; expected {what}"
+    return ""
 
 
 def mcp_registry_key_error(value: Any) -> str:
