@@ -36,7 +36,7 @@ NEXT_STEPS = {
     ),
     "registry": (
         "server.json changed: the MCP Registry lists it from the next version you publish "
-        "(DEPLOYMENT.md, \"Registries\")."
+        '(DEPLOYMENT.md, "Registries").'
     ),
 }
 
