@@ -15,7 +15,15 @@ import urllib.parse
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .deployment import RESERVED_ENV_VARS, TRANSPORTS, clean_prefix, parse_env_var, registry_host, script_file
+from .deployment import (
+    RESERVED_ENV_VARS,
+    TRANSPORTS,
+    clean_prefix,
+    front_for,
+    parse_env_var,
+    registry_host,
+    script_file,
+)
 from .dockerignore import ignored_by
 from .generations import GENERATIONS
 from .generations import version_tuple as parse_version
@@ -54,6 +62,12 @@ _URL_CHARACTERS = re.compile(r"[A-Za-z0-9._~:/@%+=,-]+")
 # OAuth scope tokens (RFC 6749 section 3.3), without what compose or a shell would read as syntax.
 _SCOPE = re.compile(r"[A-Za-z0-9._:/*+=@~][A-Za-z0-9._:/*+=@~-]*")
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+# The official MCP Registry's rules for a server's name (modelcontextprotocol/registry,
+# internal/validators/validators.go): namespace/name, each part starting and ending with a letter or digit.
+_REGISTRY_NAMESPACE = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9.-]*[a-zA-Z0-9]")
+_REGISTRY_NAME_PART = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]")
+# A GitHub user or organization name, as io.github.NAME spells it.
+_GITHUB_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
 _DEBIAN_PACKAGE = re.compile(r"[a-z0-9][a-z0-9+.-]+")
 
 
@@ -503,6 +517,90 @@ def platform_error(value: Any) -> str:
         )
     if len(set(platforms)) != len(platforms):
         return f"platform: {value!r} names a platform twice"
+    return ""
+
+
+def reversed_domain(host: str) -> str:
+    """mcp.example.com -> com.example.mcp: the registry namespace a domain's owner may publish under."""
+    return ".".join(reversed(host.split(".")))
+
+
+def mcp_registry_error(value: Any, orchestrator: str, use_nginx: Any, https_port: Any) -> str:
+    """Domain auth needs the proof served at https://HOST/.well-known/mcp-registry-auth, on port 443
+    (the registry asks there, and follows no redirect): by this template's nginx."""
+    if value != "domain":
+        return ""
+    if not front_for({"orchestrator": orchestrator, "use_nginx": use_nginx is True}).nginx:
+        return (
+            "mcp_registry: domain needs this template's nginx to serve the registry's key at"
+            " /.well-known/mcp-registry-auth; answer github, or none and publish by hand"
+        )
+    if https_port != 443:
+        return (
+            f"mcp_registry: the registry reads https://HOST/.well-known/mcp-registry-auth on port 443, and nginx"
+            f" serves HTTPS on {https_port} (question https_port); answer github, or serve HTTPS on 443"
+        )
+    return ""
+
+
+def default_registry_name(mcp_registry: str, image: str, public_host: Any) -> str:
+    """io.github.OWNER/NAME (OWNER read from a ghcr.io image) or the public host reversed/NAME."""
+    service = image.rsplit("/", 1)[-1]
+    if mcp_registry == "domain" and isinstance(public_host, str):
+        return f"{reversed_domain(public_host)}/{service}"
+    parts = image.split("/")
+    owner = parts[1] if registry_host(image) == "ghcr.io" and len(parts) > 2 else "your-github-user"
+    return f"io.github.{owner}/{service}"
+
+
+def mcp_registry_name_error(value: Any, mcp_registry: str, public_host: Any) -> str:
+    """The name the registry lists the server under, in the namespace the chosen login grants."""
+    what = "NAMESPACE/NAME such as io.github.my-org/weather-mcp"
+    if not isinstance(value, str) or value.count("/") != 1:
+        return f"mcp_registry_name: {value!r}: expected {what}"
+    namespace, name = value.split("/")
+    if not _REGISTRY_NAMESPACE.fullmatch(namespace) or not _REGISTRY_NAME_PART.fullmatch(name) or len(value) > 200:
+        return (
+            f"mcp_registry_name: {value!r} is not a registry name (each part starts and ends with a letter or"
+            f" digit; the namespace holds letters, digits, '.' and '-'; at most 200 characters); expected {what}"
+        )
+    if mcp_registry == "github":
+        owner = namespace.removeprefix("io.github.")
+        if not namespace.startswith("io.github.") or not _GITHUB_OWNER.fullmatch(owner):
+            return (
+                f"mcp_registry_name: {value!r}: a GitHub login publishes under io.github.OWNER/ (OWNER the"
+                " repository's user or organization)"
+            )
+        if owner == "your-github-user":
+            return "mcp_registry_name: name your GitHub user or organization in io.github.OWNER/NAME"
+    if mcp_registry == "domain" and isinstance(public_host, str) and namespace != reversed_domain(public_host):
+        return (
+            f"mcp_registry_name: {value!r}: proving {public_host} lets you publish under"
+            f" {reversed_domain(public_host)}/ only (not a parent or subdomain)"
+        )
+    return ""
+
+
+def mcp_registry_description_error(value: Any) -> str:
+    what = "one line of 1 to 100 characters saying what the server does"
+    if not isinstance(value, str) or not value.strip() or len(value) > 100:
+        return f"mcp_registry_description: expected {what}"
+    if error := _unprintable_error("mcp_registry_description", value):
+        return error
+    # Template syntax would be read again by the next render of the answer; a leading '-' as an option.
+    if value.startswith("-") or any(mark in value for mark in ("{{", "{%", "{#")):
+        return f"mcp_registry_description: {value!r} starts with '-' or holds {{{{, {{% or {{#; expected {what}"
+    return ""
+
+
+def mcp_registry_key_error(value: Any) -> str:
+    """An Ed25519 public key, base64 (what `p=` holds in the registry's proof)."""
+    what = (
+        "the base64 Ed25519 public key (44 characters), e.g. from: openssl pkey -in mcp-registry-key.pem -pubout"
+        " -outform DER | tail -c 32 | base64"
+    )
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9+/]{43}=", value):
+        return f"mcp_registry_key: {value!r}: expected {what}"
     return ""
 
 

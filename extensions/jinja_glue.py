@@ -37,6 +37,10 @@ VALIDATORS = (
     "oauth_scopes_error",
     "replicas_error",
     "calls_per_second_error",
+    "mcp_registry_error",
+    "mcp_registry_name_error",
+    "mcp_registry_description_error",
+    "mcp_registry_key_error",
 )
 HELPERS = (
     "default_image_name",
@@ -45,6 +49,7 @@ HELPERS = (
     "default_source_paths",
     "version_tuple",
     "endpoint_of",
+    "default_registry_name",
 )
 
 

@@ -34,6 +34,10 @@ NEXT_STEPS = {
         "The GitHub workflow or Renovate's configuration changed ({files}): commit and push; "
         "the next pull request runs it."
     ),
+    "registry": (
+        "server.json changed: the MCP Registry lists it from the next version you publish "
+        '(DEPLOYMENT.md, "Registries").'
+    ),
 }
 
 # Every file under template/ (its path there) and the kind of change it is.
@@ -71,6 +75,7 @@ AFTER_CHANGE = {
     "check_deployment.py.jinja": "check",
     "{% if github_workflow %}.github{% endif %}/workflows/mcp-image.yml.jinja": "ci",
     "{% if github_workflow and not detected.renovate_config %}renovate.json{% endif %}": "ci",
+    "{% if mcp_registry in ('github', 'domain') %}server.json{% endif %}.jinja": "registry",
 }
 
 

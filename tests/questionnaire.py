@@ -59,6 +59,10 @@ VALID = {
     "private_deps_host": "github.com",
     "platform": "linux/amd64",
     "github_workflow": True,
+    "mcp_registry": "github",
+    "mcp_registry_name": "io.github.acme/weather-mcp",
+    "mcp_registry_description": "Weather forecasts for any city",
+    "mcp_registry_key": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
     "dockerfile": "Dockerfile",
 }
 

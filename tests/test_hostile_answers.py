@@ -119,7 +119,8 @@ def server_paths(tmp_path_factory, nginx_assets):
 
 # Answers VALID gives that its own other answers do not ask (auth tokens, compose, requirements.txt): a
 # render leaves them out.
-NOT_ASKED = ("oauth_issuer", "oauth_resource", "oauth_scopes", "replicas", "lock_policy")
+# (VALID lists the registry's github login, where the domain's key is not asked.)
+NOT_ASKED = ("oauth_issuer", "oauth_resource", "oauth_scopes", "replicas", "lock_policy", "mcp_registry_key")
 
 
 def rendered(template_copy, nginx_assets, tmp_path, **changed) -> tuple[Path, dict]:

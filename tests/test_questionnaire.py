@@ -125,6 +125,19 @@ BAD_ANSWERS = [
     ("replicas", 101, "replicas: 101 is not a number of replicas"),
     ("calls_per_second", -1, "calls_per_second: -1 is not a rate; expected a whole number of requests a second"),
     ("calls_per_second", 10001, "calls_per_second: 10001 is not a rate"),
+    # The official MCP Registry's rules (tests/test_mcp_registry.py renders and validates the file).
+    ("mcp_registry_name", "com.example.mcp/weather mcp", "is not a registry name"),
+    ("mcp_registry_name", "com.example.mcp/a/b", "expected NAMESPACE/NAME"),
+    ("mcp_registry_name", "-com.example.mcp/weather", "is not a registry name"),
+    ("mcp_registry_name", "com.example/weather-mcp", "lets you publish under com.example.mcp/ only"),
+    ("mcp_registry_description", "", "expected one line of 1 to 100 characters"),
+    ("mcp_registry_description", "Weather\nforecasts", "(U+000A LINE FEED)"),
+    ("mcp_registry_key", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "expected the base64 Ed25519 public key"),
+    (
+        "mcp_registry",
+        "domain",
+        "mcp_registry: the registry reads https://HOST/.well-known/mcp-registry-auth on port 443",
+    ),
 ]
 
 NEEDS = {
@@ -140,6 +153,8 @@ NEEDS = {
     "oauth_resource": {"auth": "oauth", "use_nginx": False},
     "oauth_scopes": {"auth": "oauth"},
     "replicas": {"orchestrator": "kubernetes"},
+    "mcp_registry": {"https_port": 8443},
+    "mcp_registry_name": {"mcp_registry": "domain"},
 }
 
 
@@ -235,6 +250,10 @@ def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
             "url_prefix: does not apply with orchestrator=compose, use_nginx=False",
         ),
         ({"orchestrator": "compose", "replicas": "3"}, "replicas: does not apply with orchestrator=compose"),
+        (
+            {"use_nginx": "false", "mcp_registry": "github"},
+            "mcp_registry: does not apply with orchestrator=compose, use_nginx=False",
+        ),
     ],
     ids=[
         "nginx-on-kubernetes",
@@ -243,6 +262,7 @@ def test_the_answers_are_checked_against_the_project_they_are_for(tmp_path):
         "issuer-without-oauth",
         "prefix-without-nginx",
         "replicas",
+        "registry-without-a-public-url",
     ],
 )
 def test_an_answer_to_a_question_that_does_not_apply_is_refused(tmp_path, data, message):
