@@ -362,6 +362,29 @@ WORKERS = EnvEntry(
     " so memory grows with each.",
 )
 
+# What the server tells its operators (mcp_observe.py): the audit line, and where traces go.
+OBSERVABILITY_SETTINGS = (
+    EnvEntry(
+        "MCP_AUDIT",
+        default="calls",
+        description="The audit line of each tool call on stderr (time, client, tool, outcome, duration): calls;"
+        " arguments adds the call's arguments (they may hold personal data); off.",
+    ),
+    EnvEntry(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        default="",
+        description="Where traces go over OTLP/HTTP, e.g. http://otel-collector:4318 (empty: no traces;"
+        ' DEPLOYMENT.md, "Metrics, traces and audit").',
+    ),
+    EnvEntry(
+        "OTEL_EXPORTER_OTLP_HEADERS",
+        default="",
+        description="Headers the OTLP endpoint needs, as name=value pairs separated by commas, values"
+        " URL-encoded: x-honeycomb-team=KEY, or Authorization=Basic%20... for Grafana Cloud.",
+    ),
+    EnvEntry("OTEL_SERVICE_NAME", default="", description="The name traces carry (empty: the deployment's name)."),
+)
+
 SERVER_ARGS = EnvEntry(
     "MCP_SERVER_ARGS",
     default="",
@@ -725,6 +748,7 @@ class Deployment:
         if self.generation.seals_request_state or self.stateful_sessions:
             entries.append(self.replica_keys)
         entries.append(SERVER_ARGS)
+        entries.extend(OBSERVABILITY_SETTINGS)
         for var in self.app_env:
             entries.append(EnvEntry(var["name"], default=var["default"], description=var["description"] or var["name"]))
         return entries

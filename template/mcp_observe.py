@@ -230,7 +230,8 @@ class Tracing:
                 f"OTEL_EXPORTER_OTLP_ENDPOINT is set, but OpenTelemetry's SDK cannot be imported ({error}): add"
                 " opentelemetry-sdk and opentelemetry-exporter-otlp-proto-http to the dependencies, or unset it"
             ) from None
-        os.environ.setdefault("OTEL_SERVICE_NAME", service_name)
+        if not os.environ.get("OTEL_SERVICE_NAME", "").strip():  # unset, or left empty in .env
+            os.environ["OTEL_SERVICE_NAME"] = service_name
         self.provider = sdk_trace.TracerProvider(resource=resources.Resource.create())
         self.provider.add_span_processor(export.BatchSpanProcessor(exporter_module.OTLPSpanExporter()))
         self.trace.set_tracer_provider(self.provider)

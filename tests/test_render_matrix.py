@@ -24,7 +24,7 @@ IMAGES = ("ghcr.io/acme/weather-mcp", "docker.io/acme/weather-mcp")
 # The runner's platform, another one (emulated), and several (a multi-platform image).
 PLATFORMS = ("linux/amd64", "linux/arm64", "linux/amd64,linux/arm64")
 # Prometheus metrics: published on loopback only, whatever the front (never to the public).
-METRICS = "127.0.0.1:9464:9464"
+METRICS = "127.0.0.1:${MCP_METRICS_HOST_PORT:-9464}:9464"
 
 
 @pytest.mark.parametrize("answers", [a for _, a in COMBINATIONS], ids=[i for i, _ in COMBINATIONS])

@@ -23,7 +23,7 @@ from served_project import add_client
 from .certs import TlsCerts
 from .docker_engine import DockerEngine
 from .nginx import Nginx
-from .ports import free_ports
+from .ports import free_port, free_ports
 
 URL_PREFIX = "tools/weather"
 # What the tests write into .env for the variables the answers declare without a default.
@@ -58,6 +58,7 @@ class Deployment:
     build_seconds: float = 0.0
     healthy_after: float = 0.0
     client_token: str = ""  # made by add_client() (DEPLOYMENT.md's commands) where the server checks tokens
+    metrics_port: int = 0  # where compose publishes the metrics on loopback (MCP_METRICS_HOST_PORT)
 
     # --- what the answers made ---------------------------------------------------------
 
@@ -117,7 +118,9 @@ class Deployment:
         Where the server checks tokens, a client's token is made first, as DEPLOYMENT.md says."""
         if self.checks_tokens and not self.client_token:
             self.client_token = self.add_client()
-        filled = {**ENV_VALUES, **values}
+        if not self.metrics_port:
+            self.metrics_port = free_port()
+        filled = {**ENV_VALUES, "MCP_METRICS_HOST_PORT": str(self.metrics_port), **values}
         lines = []
         for line in (self.repo / "example.env").read_text().splitlines():
             name = line.split("=", 1)[0]
