@@ -33,12 +33,12 @@ class Receiver:
     spans: list[Span] = field(default_factory=list)
     requests: int = 0
 
-    def wait_for(self, matches, timeout: float = 10) -> list[Span]:
-        """The spans `matches` accepts, once there is at least one (or [] after timeout seconds)."""
+    def wait_for(self, matches, timeout: float = 10, at_least: int = 1) -> list[Span]:
+        """The spans `matches` accepts, once there are at least `at_least` (or what came in timeout seconds)."""
         deadline = time.monotonic() + timeout
         while True:
             found = [span for span in list(self.spans) if matches(span)]
-            if found or time.monotonic() > deadline:
+            if len(found) >= at_least or time.monotonic() > deadline:
                 return found
             time.sleep(0.1)
 

@@ -104,7 +104,9 @@ def test_prometheus_reads_the_histogram_and_the_collector_gets_linked_spans(
 
             anyio.run(calls)
             # The batch processor sends spans every 5 s.
-            spans = receiver.wait_for(lambda span: span.trace_id == trace_id and span.name == "tools/call add", 20)
+            spans = receiver.wait_for(
+                lambda span: span.trace_id == trace_id and span.name == "tools/call add", 20, at_least=CALLS
+            )
             query = (
                 'sum(mcp_server_operation_duration_seconds_count{mcp_method_name="tools/call",gen_ai_tool_name="add"})'
             )
@@ -123,7 +125,7 @@ def test_prometheus_reads_the_histogram_and_the_collector_gets_linked_spans(
 
     assert scraped and float(scraped[0]["value"][1]) == CALLS, scraped
     assert buckets and {item["metric"]["mcp_method_name"] for item in buckets} == {"tools/call"}
-    assert len(spans) >= CALLS and {span.parent_span_id for span in spans} == {parent}, spans[:2]
+    assert len(spans) == CALLS and {span.parent_span_id for span in spans} == {parent}, spans[:2]
     assert all(span.attributes["mcp.method.name"] == "tools/call" for span in spans)
     audits = re.findall(r'\{"time":"[^"]+","event":"mcp.tool_call","tool":"add","outcome":"ok".*', logs)
     assert len(audits) == CALLS and all(f'"client":"{CLIENT}"' in line for line in audits), logs[-3000:]
