@@ -47,6 +47,7 @@ AFTER_CHANGE = {
     "mcp_serve.py.jinja": "image",
     "mcp_auth.py.jinja": "image",
     "mcp_sessions.py": "image",
+    "mcp_observe.py": "image",
     "sdk_check.py.jinja": "image",
     "healthcheck.py": "image",
     "docker-compose.yaml.jinja": "compose",

@@ -57,7 +57,13 @@ def test_copy_with_defaults_reads_the_code_and_keeps_every_file(tmp_path, fixtur
     # No second list of dependencies next to the project's own, and no example server.
     assert ("requirements.txt" in after) == ("requirements.txt" in before)
     template_python = {
-        *("mcp_serve.py", "mcp_auth.py", "mcp_sessions.py", "check_deployment.py", "healthcheck.py", "sdk_check.py")
+        "mcp_serve.py",
+        "mcp_auth.py",
+        "mcp_sessions.py",
+        "mcp_observe.py",
+        "check_deployment.py",
+        "healthcheck.py",
+        "sdk_check.py",
     }
     assert not [name for name in after if name not in before and name.endswith(".py") and name not in template_python]
 
