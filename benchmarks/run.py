@@ -3,7 +3,7 @@
     nox -s benchmarks                    # writes benchmarks/results.md
     nox -s benchmarks -- --no-docker     # what needs no Docker engine: render, peers, nginx
     nox -s benchmarks -- --only swarm    # only these sections; the rest is kept
-                                         # (docker, peers, nginx, workers, sessions, swarm)
+                                         # (docker, peers, nginx, workers, sessions, observe, swarm)
 
 Render numbers come from fresh `copier copy` processes (wall time and peak RSS per process).
 Run-time numbers come from real images on a real Docker engine (tests/e2e starts one): build
@@ -13,8 +13,9 @@ Two sections measure local processes instead, each with its own table under its 
 benchmarks/peers.py compares the template's wiring with the bare SDK app, mcp-proxy and
 supergateway; benchmarks/nginx_overhead.py splits what nginx + TLS adds to a call.
 benchmarks/workers.py measures 1 worker process against 2, benchmarks/session_hop.py what a
-session's request costs when another replica passes it on, and benchmarks/swarm_scaling.py 1
-replica against 2 on a real single-node Docker Swarm.
+session's request costs when another replica passes it on, benchmarks/observe_overhead.py what
+metrics, traces and the audit line (mcp_observe.py) add to a call, and benchmarks/swarm_scaling.py
+1 replica against 2 on a real single-node Docker Swarm.
 """
 
 from __future__ import annotations
@@ -219,6 +220,8 @@ def main() -> None:
     from e2e.test_deployments import GENERATION_FIXTURE
     from nginx_overhead import HEADING as NGINX_HEADING
     from nginx_overhead import nginx_overhead_section
+    from observe_overhead import HEADING as OBSERVE_HEADING
+    from observe_overhead import observe_overhead_section
     from peers import HEADING as PEERS_HEADING
     from peers import Sizes, peers_section
     from session_hop import HEADING as SESSIONS_HEADING
@@ -233,7 +236,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=["docker", "peers", "nginx", "workers", "sessions", "swarm"],
+        choices=["docker", "peers", "nginx", "workers", "sessions", "observe", "swarm"],
         help="only these sections; the rest is kept",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks" / "results.md")
@@ -261,6 +264,14 @@ def main() -> None:
         metavar="SDK",
         help="for workers (%(default)s)",
     )
+    parser.add_argument(
+        "--observe-generations",
+        nargs="+",
+        choices=list(GENERATION_FIXTURE),
+        default=["mcp2-mcpserver", "mcp1-fastmcp"],
+        metavar="SDK",
+        help="for observe (%(default)s)",
+    )
     options = parser.parse_args()
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
@@ -287,11 +298,13 @@ def main() -> None:
         measured[WORKERS_HEADING] = workers_section(options.workers_generations, machine, when)
     if options.only is None or "sessions" in options.only:
         measured[SESSIONS_HEADING] = session_hop_section(machine, when)
+    if options.only is None or "observe" in options.only:
+        measured[OBSERVE_HEADING] = observe_overhead_section(options.observe_generations, machine, when)
     if (options.only is None and not options.no_docker) or (options.only and "swarm" in options.only):
         measured[SWARM_HEADING] = swarm_scaling_section(machine, when)
 
     existing = options.output.read_text() if options.output.exists() else ""
-    headings = ("", PEERS_HEADING, NGINX_HEADING, WORKERS_HEADING, SESSIONS_HEADING, SWARM_HEADING)
+    headings = ("", PEERS_HEADING, NGINX_HEADING, WORKERS_HEADING, SESSIONS_HEADING, OBSERVE_HEADING, SWARM_HEADING)
     text = merged_results(existing, measured, headings)
     options.output.write_text(text)
     print(text)
