@@ -266,6 +266,7 @@ class Operation:
         "address",
         "arguments",
         "client",
+        "key",
         "meta",
         "method",
         "name",
@@ -288,10 +289,7 @@ class Operation:
         self.client, self.address, self.session = client, address, session
         self.started = time.perf_counter()
         self.span = None
-
-    @property
-    def key(self) -> str:
-        return json.dumps(self.request_id)
+        self.key = json.dumps(self.request_id)  # how its answer's id is matched
 
 
 def outcome_of(answer: dict) -> str | None:
@@ -678,5 +676,7 @@ class Observability:
         return MetricsPort(app, self.metrics, self.metrics_port) if self.metrics is not None else app
 
     def close(self) -> None:
+        """Send what is still waiting (once: the server's stop and its end both call it)."""
         if self.tracing is not None:
-            self.tracing.close()
+            tracing, self.tracing = self.tracing, None
+            tracing.close()

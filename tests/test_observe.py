@@ -197,6 +197,30 @@ def test_nothing_is_exported_or_served_unless_asked(projects, tmp_path):
     assert audits[0]["arguments"] == {"a": 2, "b": 3}
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_spans_still_waiting_are_sent_when_the_server_stops(projects, tmp_path, workers):
+    """SIGTERM (docker stop) right after a call, before the exporter's next batch (every 5 s by
+    default): the server sends the span before it ends."""
+    source, token = projects["mcp1-fastmcp"]
+    version = next(v for v in VERSIONS if v.sdk == "mcp1-fastmcp")
+    project = tmp_path / "project"
+    shutil.copytree(source, project)
+    in_meta, trace_id, _ = traceparent()
+    with otlp_receiver() as receiver:
+        settings = {
+            "MCP_AUTH": "tokens",
+            "MCP_SERVE_WORKERS": workers,
+            "MCP_OBSERVABILITY_PACKAGES": str(observability_packages()),
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.url,
+        }
+        with serving(project, sdk_python(version), **settings) as base:
+            anyio.run(_calls, base + "/mcp", "streamable-http", token, in_meta, in_meta)
+            assert receiver.spans == []  # not sent yet: the batch waits
+        # serving() ended the server with SIGTERM, as docker stop does.
+        spans = receiver.wait_for(lambda span: span.trace_id == trace_id, timeout=5, at_least=3)
+    assert [span.name for span in spans].count("tools/call add") == 2, spans
+
+
 def test_metrics_of_every_worker_add_up(projects, tmp_path):
     """Two workers: whichever answers the scrape, it counts the calls both served."""
     source, token = projects["mcp1-fastmcp"]
