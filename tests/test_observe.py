@@ -295,7 +295,8 @@ def test_ready_is_503_while_a_worker_starts(slow_project):
     with serving(slow_project, sdk_python(version), **settings):
         poller.join()
     starting = [answer for answer in answers if answer[0] == 503]
-    assert starting and all("worker 2 of 2 not serving" in text for _, text in starting), answers
+    # The worker that imports second may be either.
+    assert starting and all(re.match(r"worker [12] of 2 not serving", text) for _, text in starting), answers
     assert answers[-1] == (200, "ok")
 
 
