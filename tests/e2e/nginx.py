@@ -166,7 +166,8 @@ http {{
         return self.access_log_path.read_text(errors="replace") if self.access_log_path.exists() else ""
 
     def __enter__(self) -> Nginx:
-        return self.start()
+        # `with nginx.start(wait_ports=...):` started it already: a second one would be left running.
+        return self if self.running else self.start()
 
     def __exit__(self, *exc) -> None:
         self.stop()
