@@ -35,6 +35,9 @@ async def mcp_session(
     http_transport: httpx's, for streamable-http, which then holds the TLS settings instead of verify;
     session_options: ClientSession's, such as elicitation_callback)."""
     timeout = httpx.Timeout(30, read=300)
+    # A request whose answer never comes (its POST lost on a connection a proxy closed) fails the test
+    # instead of holding it: the SDK's client waits for ever by default.
+    session_options.setdefault("read_timeout_seconds", timedelta(seconds=120))
     if transport == "streamable-http":
         client = httpx.AsyncClient(headers=headers, verify=verify, timeout=timeout, auth=auth, transport=http_transport)
         async with (

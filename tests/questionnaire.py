@@ -50,7 +50,7 @@ VALID = {
     "http_port": 80,
     "ssl_certificate": "/etc/letsencrypt/live/mcp.example.com/fullchain.pem",
     "ssl_certificate_key": "/etc/letsencrypt/live/mcp.example.com/privkey.pem",
-    "calls_per_second": 20,
+    "calls_per_second": 100,
     "auth": "tokens",  # the oauth_* answers are checked whatever auth says; renders use nginx's tokens
     "oauth_issuer": "https://tenant.eu.auth0.com/",
     "oauth_resource": "https://mcp.example.com/weather/mcp",
