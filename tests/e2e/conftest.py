@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from extensions.deployment import OBSERVABILITY_PACKAGES
+
 from .base_image import base_trusting, ensure_base_image, network_flags, proxy_build_args
+from .cache import file_lock
 from .certs import TlsCerts, make_certs
 from .docker_engine import DockerEngine, ensure_docker_engine, stop_managed_dockerd
 from .git_server import GitServer, start_git_server
@@ -67,14 +70,33 @@ def base_image(docker_engine: DockerEngine) -> str:
 
 
 @pytest.fixture(scope="session")
-def docker_build_flags(docker_engine: DockerEngine, base_image: str) -> list[str]:
+def docker_build_flags(docker_engine: DockerEngine, base_image: str, tmp_path_factory) -> list[str]:
     """Extra ``docker build`` flags for this machine: stand-in base, network, proxy build args."""
-    return [
+    flags = [
         "--build-arg",
         f"PYTHON_IMAGE={base_image}",
         *network_flags(docker_engine),
         *proxy_build_args(),
     ]
+    warm_observability_stage(docker_engine, flags, tmp_path_factory.mktemp("observability-stage"))
+    return flags
+
+
+def warm_observability_stage(engine: DockerEngine, flags: list[str], context: Path) -> None:
+    """Build the images' `observability` stage once, before the tests build images side by side.
+
+    Every rendered image has this same stage; two builds solving it at once (the xdist workers)
+    made dockerd 20.10's BuildKit panic ("failed to get edge") and stop. Built here first, under a
+    lock, each later build finds it in the cache. The text is the rendered Dockerfile's stage."""
+    stage = (
+        "ARG PYTHON_IMAGE=python:3.13-slim\n"
+        "FROM ${PYTHON_IMAGE} AS observability\n"
+        "RUN pip install --no-cache-dir --target /opt/observability \\\n"
+        f"    {' '.join(OBSERVABILITY_PACKAGES)}\n"
+    )
+    (context / "Dockerfile").write_text(stage)
+    with file_lock("observability-stage"):
+        engine.docker("build", *flags, "--target", "observability", str(context))
 
 
 @pytest.fixture(scope="session")

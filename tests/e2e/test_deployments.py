@@ -475,7 +475,6 @@ def client_url(deployment_md: str) -> str:
     return re.search(r"^\| clients \| `([^`]+)` \|$", deployment_md, re.M).group(1)
 
 
-@pytest.mark.parametrize("combination", PROXIED[:2], ids=_ids(PROXIED[:2]))
 def read_quietly(path: Path) -> bytes:
     """A /proc file, or nothing for a process gone meanwhile."""
     try:
@@ -484,6 +483,7 @@ def read_quietly(path: Path) -> bytes:
         return b""
 
 
+@pytest.mark.parametrize("combination", PROXIED[:2], ids=_ids(PROXIED[:2]))
 def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combination, tls_certs, tmp_path):
     """Run as root in a mount namespace of their own, over a copy of /etc/nginx: the system's stays as it was."""
     ensure_packages("nginx", "sudo", "openssl")
