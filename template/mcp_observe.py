@@ -45,6 +45,8 @@ import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
 
+from starlette.datastructures import Headers
+
 # mcp.server.operation.duration's buckets, in seconds, as the conventions give them.
 DURATION_BUCKETS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 # A metric's labels must stay few: past this many tool names, a new one is counted as _OTHER
@@ -384,7 +386,7 @@ class Observer:
         if messages is None:
             await self.app(scope, replay(body, receive), send)
             return
-        session = sse_session if sse_session is not None else header(scope, b"mcp-session-id")
+        session = sse_session if sse_session is not None else Headers(scope=scope).get("mcp-session-id")
         client = client_of(scope)
         address = (scope.get("client") or ("-",))[0]
         operations = [Operation(message, client, address, session) for message in messages if "method" in message]
@@ -479,7 +481,7 @@ class Observer:
         async def watched(message):
             if message["type"] == "http.response.start":
                 state["status"] = message["status"]
-                content_type = header_of(message.get("headers", []), b"content-type")
+                content_type = Headers(raw=message.get("headers", [])).get("content-type", "").lower()
                 state["kind"] = "events" if content_type.startswith("text/event-stream") else "json"
                 for operation in notifications:
                     self.finish(operation, str(state["status"]) if state["status"] >= 400 else None)
@@ -581,26 +583,12 @@ def span_attributes(operation: Operation, scope) -> dict:
         attributes["gen_ai.operation.name"] = "execute_tool"
     if operation.session:
         attributes["mcp.session.id"] = operation.session
-    version = header(scope, b"mcp-protocol-version")
+    version = Headers(scope=scope).get("mcp-protocol-version")
     if version:
         attributes["mcp.protocol.version"] = version
     if operation.address != "-":
         attributes["client.address"] = operation.address
     return attributes
-
-
-def header(scope, name: bytes) -> str | None:
-    for key, value in scope["headers"]:
-        if key == name:
-            return value.decode("latin-1")
-    return None
-
-
-def header_of(headers, name: bytes) -> str:
-    for key, value in headers:
-        if key.lower() == name:
-            return value.decode("latin-1").lower()
-    return ""
 
 
 async def read_body(receive) -> tuple[bytes, list[dict] | None]:
