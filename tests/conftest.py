@@ -9,6 +9,7 @@ import copier
 import jinja2
 import pytest
 import trustme
+from e2e.docker_engine import LOG_FILE as DOCKERD_LOG
 from fixture_repos import prepare_new_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -98,3 +99,28 @@ def nginx_assets(tmp_path_factory) -> dict[str, str]:
         "ssl_certificate": str(folder / "fullchain.pem"),
         "ssl_certificate_key": str(folder / "privkey.pem"),
     }
+
+
+def pytest_configure(config):
+    config.stash[_DOCKERD_LOG_START] = DOCKERD_LOG.stat().st_size if DOCKERD_LOG.exists() else 0
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """What the e2e suite's dockerd printed when it stopped during this run (a panic) or was started
+    again: without it a CI log shows only "Cannot connect to the Docker daemon" in every later test.
+    Here, in the first conftest, so that pytest-xdist's controller prints it."""
+    if not DOCKERD_LOG.exists() or DOCKERD_LOG.stat().st_size <= config.stash[_DOCKERD_LOG_START]:
+        return
+    with open(DOCKERD_LOG, "rb") as log:
+        log.seek(config.stash[_DOCKERD_LOG_START])
+        lines = log.read().decode(errors="replace").splitlines()
+    starts = ("panic:", "fatal error:", "==== dockerd start")
+    stops = [i for i, line in enumerate(lines) if line.startswith(starts)]
+    if stops:
+        terminalreporter.section("the Docker engine stopped or restarted during this run")
+        for i in stops:  # a start with the last lines before it; a panic with its first frames
+            shown = lines[max(0, i - 3) : i + 1] if lines[i].startswith("====") else lines[i : i + 15]
+            terminalreporter.write_line("\n".join(shown))
+
+
+_DOCKERD_LOG_START = pytest.StashKey[int]()

@@ -24,7 +24,7 @@ from extensions.deployment import OBSERVABILITY_PACKAGES
 from .base_image import base_trusting, ensure_base_image, network_flags, proxy_build_args
 from .cache import file_lock
 from .certs import TlsCerts, make_certs
-from .docker_engine import DockerEngine, ensure_docker_engine, stop_managed_dockerd
+from .docker_engine import DockerEngine, engine_answers, ensure_docker_engine, stop_managed_dockerd
 from .git_server import GitServer, start_git_server
 from .nginx import Nginx
 from .registry import Registry
@@ -38,8 +38,21 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before each test's fixtures, the suite's own engine answers: if it stopped (it once panicked
+    mid-run), it is started again, so a crash costs the tests it interrupted, not every test after
+    it. The terminal summary shows what dockerd printed when it stopped (tests/conftest.py)."""
+    engine = item.config.stash.get(_ENGINE, None)
+    if engine is not None and engine.is_the_suites_own and not engine_answers(engine):
+        ensure_docker_engine()
+
+
+_ENGINE = pytest.StashKey[DockerEngine]()
+
+
 @pytest.fixture(scope="session")
-def docker_engine() -> DockerEngine:
+def docker_engine(pytestconfig) -> DockerEngine:
     """A running Docker engine; use ``.docker``/``.env()``.
 
     One that was already running is left as it was; one this session started is stopped at its
@@ -56,6 +69,7 @@ def docker_engine() -> DockerEngine:
         if engine.docker("info", "--format", "{{.Swarm.LocalNodeState}}").strip() == "active":
             engine.docker.run(["swarm", "leave", "--force"], retcode=None)
         engine.docker.run(["network", "prune", "-f"], retcode=None)
+    pytestconfig.stash[_ENGINE] = engine
     yield engine
     # Under pytest-xdist the engine is the workers' together: the one that started it may finish
     # first, so it is left running (its data root is kept anyway).

@@ -12,8 +12,8 @@ Why it looks like this (Debian 12 test machines, see shared notes):
   silently falls back to the legacy builder, which has no ``RUN --mount=type=secret``. Debian's
   /usr/bin/docker (20.10) with ``DOCKER_BUILDKIT=1`` uses the daemon's built-in BuildKit. We do
   not put all of /usr/bin before /usr/local/bin (that would swap other tools too); instead
-  ``env()`` prepends a private shim directory whose ``docker`` and ``docker-compose`` are links to
-  Debian's binaries, so ``docker`` on that PATH *is* /usr/bin/docker.
+  ``env()`` prepends a private shim directory whose ``docker-compose`` is a link to Debian's and
+  whose ``docker`` runs Debian's /usr/bin/docker, builds under a lock (see DOCKER_SHIM).
 * ``docker-compose`` 1.29 (Debian package) runs compose files; with ``COMPOSE_DOCKER_CLI_BUILD=1``
   its builds go through the same BuildKit-capable CLI.
 * dockerd gets ``--mtu`` equal to the host's default-route interface MTU when that is below 1500
@@ -64,7 +64,7 @@ class DockerEngine:
 
     docker_host: str  # e.g. unix:///run/mcp-docker-template/docker.sock
     started_here: bool  # True if this process launched dockerd (it stays running anyway)
-    docker_path: Path = DEBIAN_DOCKER
+    docker_path: Path = SHIM_BIN / "docker"  # Debian's client, builds locked (_make_shims)
     compose_path: Path = DEBIAN_COMPOSE
     shim_bin: Path = SHIM_BIN
     log_file: Path | None = None  # dockerd log when we manage the daemon
@@ -141,6 +141,12 @@ def _ping_unix(sock: Path, timeout: float = 3.0) -> bool:
         conn.close()
 
 
+def engine_answers(engine: DockerEngine) -> bool:
+    """Whether the engine still answers (a ping, no client started)."""
+    sock = _socket_path(engine.docker_host)
+    return _ping_unix(sock) if sock is not None else _answers(engine.docker_host)
+
+
 def _answers(docker_host: str) -> bool:
     """True when ``docker version`` (server part) succeeds against ``docker_host``."""
     sock = _socket_path(docker_host)
@@ -154,18 +160,51 @@ def _answers(docker_host: str) -> bool:
     return rc == 0
 
 
+BUILD_LOCK = RUN_DIR / "docker-build.lock"
+# Debian's client behind one rule: builds take a lock first, shared by ordinary builds and held alone
+# by a --no-cache build. dockerd 20.10's BuildKit panics ("failed to get edge", moby/buildkit#2303)
+# when two solves share steps and only one of them bypasses the cache, and the engine then stops for
+# every test still to run. Every build the suite makes comes through here: its own `docker build`s,
+# docker-compose's (COMPOSE_DOCKER_CLI_BUILD) and the rendered build-publish.sh's, by PATH.
+DOCKER_SHIM = """#!/bin/sh
+if [ "$1" = build ] || { [ "$1" = image ] && [ "$2" = build ]; }; then
+    mode=--shared
+    for argument in "$@"; do
+        [ "$argument" = --no-cache ] && mode=--exclusive
+    done
+    exec flock "$mode" LOCK DOCKER "$@"
+fi
+exec DOCKER "$@"
+"""
+
+
 def _make_shims() -> None:
     SHIM_BIN.mkdir(parents=True, exist_ok=True)
     for name, target in (("docker", DEBIAN_DOCKER), ("docker-compose", DEBIAN_COMPOSE)):
-        link = SHIM_BIN / name
-        if link.is_symlink() and os.readlink(link) == str(target):
-            continue
-        # Made aside and renamed into place: the xdist workers make the shims at the same moment
-        # on a fresh machine, and a rename replaces atomically where unlink-then-link races.
-        made = SHIM_BIN / f".{name}.{os.getpid()}"
-        made.unlink(missing_ok=True)
-        made.symlink_to(target)
-        made.replace(link)
+        if name == "docker":
+            _place(SHIM_BIN / name, DOCKER_SHIM.replace("LOCK", str(BUILD_LOCK)).replace("DOCKER", str(target)))
+        else:
+            _place(SHIM_BIN / name, target)
+
+
+def _place(path: Path, content: str | Path) -> None:
+    """A script (text) or a link (path) at ``path``, unless it is there already.
+
+    Made aside and renamed into place: the xdist workers make the shims at the same moment on a
+    fresh machine, and a rename replaces atomically where unlink-then-write races."""
+    if isinstance(content, Path):
+        if path.is_symlink() and os.readlink(path) == str(content):
+            return
+    elif not path.is_symlink() and path.exists() and path.read_text() == content:
+        return
+    made = path.with_name(f".{path.name}.{os.getpid()}")
+    made.unlink(missing_ok=True)
+    if isinstance(content, Path):
+        made.symlink_to(content)
+    else:
+        made.write_text(content)
+        made.chmod(0o755)
+    made.replace(path)
 
 
 def _pid_alive(pid: int) -> bool:

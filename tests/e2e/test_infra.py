@@ -8,10 +8,12 @@ nginx terminating TLS with the test CA, and docker-compose v1.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import secrets
 import shutil
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -21,6 +23,7 @@ import pytest
 
 from .base_image import STANDIN_TAG, UPSTREAM_TAG
 from .debian import is_installed
+from .docker_engine import BUILD_LOCK
 from .nginx import NginxError
 from .ports import free_port, free_ports
 
@@ -91,8 +94,10 @@ def test_engine_env_prefers_debian_docker_client(docker_engine):
     env = docker_engine.env()
     assert env["DOCKER_BUILDKIT"] == "1"
     assert env["DOCKER_HOST"] == docker_engine.docker_host
-    found = shutil.which("docker", path=env["PATH"])
-    assert found and os.path.realpath(found) == "/usr/bin/docker"
+    found = shutil.which("docker", path=env["PATH"])  # the shim that runs Debian's, builds locked
+    client = subprocess.run([found, "version", "--format", "{{.Client.Version}}"], env=docker_engine.full_env(),
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    assert client.stdout.startswith("20.10"), client.stdout
     compose = shutil.which("docker-compose", path=env["PATH"])
     assert compose and os.path.realpath(compose) == "/usr/bin/docker-compose"
     assert docker_engine.server_version().startswith("20.10")
@@ -130,6 +135,23 @@ def test_unmodified_dockerfile_builds_from_local_python_tag(docker_engine, docke
     tag = docker_cleanup.image(f"mcp-template-test/{docker_cleanup.unique('plain')}:t")
     docker_engine.docker("build", "-t", tag, str(tmp_path))
     assert docker_engine.image_exists(tag)
+
+
+def test_a_build_bypassing_the_cache_waits_for_the_builds_in_flight(docker_engine, docker_cleanup, tmp_path):
+    """dockerd 20.10's BuildKit panics, and the engine stops, when a --no-cache build solves steps
+    another build is solving: the suite's docker runs such a build alone, and others side by side."""
+    (tmp_path / "Dockerfile").write_text(
+        "ARG PYTHON_IMAGE=python:3.13-slim\nFROM ${PYTHON_IMAGE}\nRUN python -c 'import ssl'\n"
+    )
+    tag = docker_cleanup.image(f"mcp-template-test/{docker_cleanup.unique('alone')}:t")
+    build = [str(docker_engine.docker_path), "build", "--quiet", "--tag", tag, str(tmp_path)]
+    with open(BUILD_LOCK, "a+") as in_flight:
+        fcntl.flock(in_flight, fcntl.LOCK_SH)  # as an ordinary build holds it
+        uncached = subprocess.Popen([*build[:2], "--no-cache", *build[2:]], env=docker_engine.full_env())
+        time.sleep(3)
+        assert uncached.poll() is None, "the --no-cache build did not wait"
+        assert subprocess.run(build, env=docker_engine.full_env(), timeout=300).returncode == 0
+    assert uncached.wait(timeout=300) == 0
 
 
 def test_container_publishes_on_loopback(docker_engine, docker_cleanup, smoke_image):
