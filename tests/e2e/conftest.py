@@ -99,9 +99,10 @@ def docker_build_flags(docker_engine: DockerEngine, base_image: str, tmp_path_fa
 def warm_observability_stage(engine: DockerEngine, flags: list[str], context: Path) -> None:
     """Build the images' `observability` stage once, before the tests build images side by side.
 
-    Every rendered image has this same stage; two builds solving it at once (the xdist workers)
-    made dockerd 20.10's BuildKit panic ("failed to get edge") and stop. Built here first, under a
-    lock, each later build finds it in the cache. The text is the rendered Dockerfile's stage."""
+    Every rendered image has this same stage: built here once, under a lock, each later build finds
+    it in the cache instead of the xdist workers installing it at the same time. (The engine's panic
+    once blamed on that came from a --no-cache build beside another: see docker_engine.DOCKER_SHIM.)
+    The text is the rendered Dockerfile's stage."""
     stage = (
         "ARG PYTHON_IMAGE=python:3.13-slim\n"
         "FROM ${PYTHON_IMAGE} AS observability\n"
