@@ -166,8 +166,9 @@ BUILD_LOCK = RUN_DIR / "docker-build.lock"
 # when two solves share steps and only one of them bypasses the cache, and the engine then stops for
 # every test still to run. Measured with 6 builds at a time of one two-stage Dockerfile: with every
 # third --no-cache it panicked in round 12; so locked, 63 rounds in 5 minutes; with no --no-cache at
-# all, 496 rounds without a panic (so ordinary builds keep going side by side). Every build the suite makes comes through here: its own `docker build`s,
-# docker-compose's (COMPOSE_DOCKER_CLI_BUILD) and the rendered build-publish.sh's, by PATH.
+# all, 496 rounds without a panic (so ordinary builds keep going side by side). Every build the
+# suite makes comes through here: its own `docker build`s, docker-compose's (COMPOSE_DOCKER_CLI_BUILD)
+# and the rendered build-publish.sh's, by PATH.
 DOCKER_SHIM = """#!/bin/sh
 if [ "$1" = build ] || { [ "$1" = image ] && [ "$2" = build ]; }; then
     mode=--shared
