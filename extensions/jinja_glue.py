@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,15 +115,17 @@ class RepositoryDefaults(ContextHook):
         self._detected: dict[str, Any] | None = None
 
     def hook(self, context: dict[str, Any]) -> None:
-        conf = context["_copier_conf"]
-        answers_file = str(conf["answers_file"])
-        if self._detected is None and answers_file:  # blank while Copier renders that very name: no telling
+        if self._detected is None:
+            # Read only until found: Copier works out the answers file's path anew on each lookup,
+            # and this hook runs for every file and name it renders.
+            conf = context["_copier_conf"]
+            answers_file = str(conf["answers_file"])
+            if not answers_file:  # blank while Copier renders that very name: no telling
+                return
             destination = Path(str(conf["dst_path"])).absolute()
             first_copy = copier_operation() != "update" and not (destination / answers_file).exists()
             found = detect(destination, first_copy=first_copy)
             self._detected = {**vars(found), "summary": found.summary()}
-        if self._detected is None:
-            return
         if copier_operation() == "update":
             # Copier's update renders both releases into folders of its own, not the project: the
             # answers were checked against the project before it began (lifecycle.answers_file_check).
@@ -145,11 +148,50 @@ class DeploymentContext(ContextHook):
     derivation stops the render.
     """
 
+    def __init__(self, environment):
+        super().__init__(environment)
+        # The last derivation, with the answers it read: Copier renders every file and name with
+        # the same answers, and deriving anew each time took a sixth of a render.
+        self._derived: tuple[AnswersRead, dict[str, Any]] | None = None
+
     def hook(self, context: dict[str, Any]) -> None:
         if str(context.get("_copier_phase")) == "prompt":
             return
+        if self._derived is not None and self._derived[0].same_in(context):
+            context.update(self._derived[1])
+            return
+        answers = AnswersRead(context)
         try:
-            deployment = Deployment(context)
+            names = Deployment(answers).context()
         except NotApplicable:
             return  # not answered yet: the message before the copy, an old release's answers
-        context.update(deployment.context())
+        self._derived = (answers, names)
+        context.update(names)
+
+
+class AnswersRead(Mapping[str, Any]):
+    """The answers, remembering each one read (or found missing): a derivation from them holds for
+    any answers that have the same values there. A read through the derived ``deployment`` later on
+    is remembered too."""
+
+    _MISSING = object()
+
+    def __init__(self, answers: Mapping[str, Any]):
+        self._answers = answers
+        self._read: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        value = self._answers.get(name, self._MISSING)
+        self._read.setdefault(name, value)
+        if value is self._MISSING:
+            raise KeyError(name)
+        return value
+
+    def __iter__(self):
+        raise TypeError("a derivation reads answers by name")  # what it read could not be told
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def same_in(self, answers: Mapping[str, Any]) -> bool:
+        return all(answers.get(name, self._MISSING) == value for name, value in self._read.items())

@@ -121,10 +121,13 @@ class FirstCopy(ContextHook):
         self._recorded_user_files: Any = None  # read from our answers file once, after a first copy
         self._second_copy_checked = False
         self._looking = False
+        self._destination: Path | None = None
 
     def hook(self, context: dict[str, Any]) -> None:
         conf = context["_copier_conf"]
-        destination = Path(str(conf["dst_path"])).absolute()
+        if self._destination is None:
+            self._destination = Path(str(conf["dst_path"])).absolute()
+        destination = self._destination
         if self._first_copy is None:
             answers_file = str(conf["answers_file"])
             if not answers_file:
@@ -160,10 +163,12 @@ class FirstCopy(ContextHook):
             recorded = context["user_files"]
         elif self._first_copy:
             recorded = self._user_files
+        elif self._recorded_user_files is not None:
+            recorded = self._recorded_user_files
         elif answers_file := str(conf["answers_file"]):  # blank while Copier renders that very name
-            # The answers file Copier read may be another one (no -a): ours says.
-            if self._recorded_user_files is None:
-                self._recorded_user_files = load_recorded_answers(destination / answers_file).get("user_files", [])
+            # The answers file Copier read may be another one (no -a): ours says. (Read once: Copier
+            # works out the answers file's path anew on each lookup, for every file it renders.)
+            self._recorded_user_files = load_recorded_answers(destination / answers_file).get("user_files", [])
             recorded = self._recorded_user_files
         else:
             recorded = []
@@ -288,6 +293,13 @@ def load_recorded_answers(path: Path) -> dict[str, Any]:
 # --- answers given on the command line ---------------------------------------------------------
 
 
+def load_questionnaire(template: Path) -> dict[str, Any]:
+    """The template's copier.yml, with libyaml's parser where PyYAML has it (its wheels do): read on
+    every copy and update, and Python's own parser takes a tenth of a second over it."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return yaml.load((template / "copier.yml").read_text(encoding="utf-8"), Loader=loader)
+
+
 class GivenAnswers(ContextHook):
     """Checks the --data answers' types and choices before Copier parses them.
 
@@ -308,7 +320,7 @@ class GivenAnswers(ContextHook):
         given = dict(conf["data"] or {})
         if not given:
             return
-        questions = yaml.safe_load((Path(str(conf["src_path"])) / "copier.yml").read_text(encoding="utf-8"))
+        questions = load_questionnaire(Path(str(conf["src_path"])))
         parsed: dict[str, Any] = {}
         problems = answer_problems(questions, given, lambda expression, values: "", parsed)
         if not problems:
@@ -384,7 +396,7 @@ def answers_file_check(environment, conf: Any) -> str:
     if not path.is_file():
         return ""  # Copier says itself that it cannot update without one
     recorded = load_recorded_answers(path)
-    questions = yaml.safe_load((Path(str(conf["src_path"])) / "copier.yml").read_text(encoding="utf-8"))
+    questions = load_questionnaire(Path(str(conf["src_path"])))
 
     # What the project holds, as the questions' own checks see it (an update: not a first copy).
     found = detect(Path(str(conf["dst_path"])), first_copy=False)

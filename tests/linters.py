@@ -107,7 +107,11 @@ def _validator(name: str):
     return jsonschema.validators.validator_for(schema)(schema)
 
 
-class _NoDuplicateKeys(yaml.SafeLoader):
+# libyaml's parser (PyYAML's wheels carry it): the same YAML, read about ten times faster.
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _NoDuplicateKeys(SAFE_LOADER):
     """YAML as the tools that read these files should: a key given twice in one mapping is an
     error (PyYAML's own loader keeps the last one silently; compose or kubectl may keep either)."""
 
@@ -139,7 +143,7 @@ def compose_schema(compose_file: Path) -> None:
 
 def load_workflow(workflow: Path) -> dict:
     """A GitHub workflow as GitHub reads it: YAML 1.2, where `on` is a key, not YAML 1.1's true."""
-    loaded = yaml.safe_load(workflow.read_text())
+    loaded = yaml.load(workflow.read_text(), Loader=SAFE_LOADER)
     return {("on" if key is True else key): value for key, value in loaded.items()}
 
 
