@@ -21,6 +21,7 @@ metrics, traces and the audit line (mcp_observe.py) add to a call, and benchmark
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -45,12 +46,14 @@ RENDER_CASES = {
         "sdk": "mcp1-lowlevel",
         "transport": "sse",
         "dependencies": "uv.lock",
-        "private_deps": "true",
-        "env_vars": '["API_KEY", "LOG_LEVEL=info"]',
-        "source_paths": '["server.py", "tools/", "formatting.py"]',
+        "private_deps": True,
+        "env_vars": ["API_KEY", "LOG_LEVEL=info"],
+        "source_paths": ["server.py", "tools/", "formatting.py"],
     },
-    "no nginx": {"use_nginx": "false"},
+    "no nginx": {"use_nginx": False},
 }
+# Each case's folder is made first as its user makes it: the files its answers name (the template
+# refuses a uv.lock answer without pyproject.toml and uv.lock, or source paths that are not there).
 # Copied into an existing repository: the defaults are read from its code (extensions/detect.py).
 RETROFIT_CASE = "src-layout fastmcp 4 app with uv.lock (tests/fixtures/fastmcp4_app)"
 
@@ -67,12 +70,16 @@ def timed_process(args: list[str]) -> tuple[float, float]:
 
 
 def render_benchmarks() -> list[tuple[str, str, str, str]]:
+    from fixture_repos import prepare_new_project
+
     rows = []
     for case, answers in RENDER_CASES.items():
         times, memory = [], []
         for _ in range(RENDER_RUNS):
             with tempfile.TemporaryDirectory() as destination:
-                data = [f"--data={key}={value}" for key, value in answers.items()]
+                prepare_new_project(Path(destination), answers)
+                data = [f"--data={key}={json.dumps(value) if isinstance(value, (bool, list)) else value}"
+                        for key, value in answers.items()]  # fmt: skip
                 args = [sys.executable, "-m", "copier", "copy", "--trust", "--defaults", "--quiet", "--vcs-ref=HEAD"]
                 seconds, rss = timed_process([*args, *data, str(ROOT), destination])
                 times.append(seconds)
