@@ -114,8 +114,12 @@ def pytest_terminal_summary(terminalreporter, config):
     with open(DOCKERD_LOG, "rb") as log:
         log.seek(config.stash[_DOCKERD_LOG_START])
         lines = log.read().decode(errors="replace").splitlines()
-    starts = ("panic:", "fatal error:", "==== dockerd start")
-    stops = [i for i, line in enumerate(lines) if line.startswith(starts)]
+    # A start after other lines of this run is a restart (the first start of the engine is not news).
+    stops = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith(("panic:", "fatal error:")) or (line.startswith("==== dockerd start") and any(lines[:i]))
+    ]
     if stops:
         terminalreporter.section("the Docker engine stopped or restarted during this run")
         for i in stops:  # a start with the last lines before it; a panic with its first frames

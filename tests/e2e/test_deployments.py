@@ -475,6 +475,18 @@ def client_url(deployment_md: str) -> str:
     return re.search(r"^\| clients \| `([^`]+)` \|$", deployment_md, re.M).group(1)
 
 
+def system_nginx_workers(pid_file: Path) -> set[int]:
+    """The worker processes of the nginx whose master wrote pid_file (the tests' own nginx have theirs)."""
+    master = pid_file.read_text().strip() if pid_file.is_file() else ""
+    if not master:
+        return set()
+    return {
+        int(stat.parent.name)
+        for stat in Path("/proc").glob("[0-9]*/stat")
+        if (fields := read_quietly(stat).rsplit(b")", 1)[-1].split()) and fields[1] == master.encode()
+    }
+
+
 def read_quietly(path: Path) -> bytes:
     """A /proc file, or nothing for a process gone meanwhile."""
     try:
@@ -509,16 +521,20 @@ def test_the_nginx_commands_of_deployment_md_work_as_printed(deployments, combin
     )
 
     def run_as_printed() -> None:
+        before = system_nginx_workers(pid)
         run = subprocess.run(["unshare", "--mount", "sh", "-c", script], capture_output=True, text=True, timeout=120)
         assert run.returncode == 0, run.stdout + run.stderr
-        # `systemctl reload nginx` returns before the old workers are gone; a connection one of them
-        # took in the meantime is closed under the client (whose SDK then waits for ever).
-        for _ in range(100):
-            if not any(
-                b"is shutting down" in read_quietly(cmdline) for cmdline in Path("/proc").glob("[0-9]*/cmdline")
-            ):
-                break
+        # `systemctl reload nginx` returns once the master is signalled, before it has started new
+        # workers and the old ones have gone; a keep-alive connection an old one held is closed under
+        # the client's next POST (CI21: the SDK's SSE client then waited for ever). Until the old
+        # workers are gone and new ones serve:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            now = system_nginx_workers(pid)
+            if now and not now & before:
+                return
             time.sleep(0.1)
+        raise AssertionError(f"nginx's workers {sorted(before)} still there after the reload, now {sorted(now)}")
 
     deployment.nginx.stop()  # the tests' own nginx holds the ports
     try:
